@@ -1,0 +1,1 @@
+//! The dynamic sparse training engine: knows nothing of RL.

@@ -1,0 +1,20 @@
+//! Environments for sparse-rl, pure Rust and free of burn.
+//!
+//! - Single-agent classic control with Gymnasium 1.x dynamics ([`Env`], [`make`]).
+//! - Multi-agent gridworlds with a parallel API ([`MultiAgentEnv`], [`make_multi_agent`]).
+
+mod env;
+mod error;
+mod multi_agent;
+mod space;
+
+pub use env::{Env, Info, Obs, Step};
+pub use error::{EnvError, Result};
+pub use multi_agent::{MaObs, MaStep, MultiAgentEnv};
+pub use space::{Action, Space};
+
+pub mod classic;
+pub mod gridworld;
+mod registry;
+
+pub use registry::{is_multi_agent, make, make_multi_agent, registered, EnvSpec};
