@@ -1,6 +1,11 @@
-//! The `sparse-rl` command line.
+//! The `sparse-rl` command line: `train`, `eval`, `envs`.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use sparse_rl::config::{BackendName, Config};
+use sparse_rl::run::{self, Start};
 
 #[derive(Parser)]
 #[command(name = "sparse-rl", version, about = "Deep RL with dynamic sparse training")]
@@ -9,30 +14,107 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Device {
+    Cpu,
+    Cuda,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Trains an agent; writes config.toml, TensorBoard events, checkpoints and summary.json to the run dir.
+    Train {
+        /// The TOML config (e.g. configs/dqn_cartpole.toml).
+        #[arg(long, required_unless_present = "resume")]
+        config: Option<PathBuf>,
+        /// Overrides a config key: `--set dqn.learning_rate=1e-3` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run directory (default runs/<config-name>-<seed>-<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// `cpu` keeps run.backend (flex or ndarray); `cuda` needs the `cuda` feature.
+        #[arg(long, value_enum)]
+        device: Option<Device>,
+        /// Continues the run in this directory from its latest checkpoint.
+        #[arg(long, conflicts_with_all = ["config", "overrides", "seed", "out"])]
+        resume: Option<PathBuf>,
+        /// Pauses at the first episode end at or after this env step, with a checkpoint to `--resume` from.
+        #[arg(long, value_name = "STEP")]
+        pause_at: Option<usize>,
+    },
+    /// Greedy evaluation of a trained run; prints JSON.
+    Eval {
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        episodes: usize,
+        #[arg(long, default_value = "best", value_parser = ["best", "latest"])]
+        checkpoint: String,
+    },
     /// Lists the built-in environments with their observation and action spaces.
     Envs,
 }
 
 fn main() {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Envs => list_envs(),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
+    if let Err(e) = dispatch(cli.command) {
+        eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
         std::process::exit(2);
     }
 }
 
-fn list_envs() -> anyhow::Result<()> {
-    println!("{:<32} {:<13} {:<44} action", "id", "kind", "observation");
-    for spec in sparse_rl_envs::registered() {
-        println!(
-            "{:<32} {:<13} {:<44} {}",
-            spec.id, spec.kind, spec.observation, spec.action
-        );
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Train { config, overrides, seed, out, device, resume, pause_at } => {
+            let summary = if let Some(run_dir) = resume {
+                let config = Config::load(&run_dir.join("config.toml"), &[])
+                    .with_context(|| format!("cannot resume {}", run_dir.display()))?;
+                run::train(config, Start::Resume { run: run_dir }, pause_at)?
+            } else {
+                let path = config.expect("clap requires --config without --resume");
+                let mut overrides = overrides;
+                if let Some(s) = seed {
+                    overrides.push(format!("run.seed={s}"));
+                }
+                if let Some(Device::Cuda) = device {
+                    overrides.push("run.backend=\"cuda\"".into());
+                }
+                let config = Config::load(&path, &overrides)?;
+                let out = out.unwrap_or_else(|| default_out(&path, config.run.seed));
+                if matches!(device, Some(Device::Cpu)) && config.run.backend == BackendName::Cuda {
+                    anyhow::bail!("--device cpu contradicts run.backend = \"cuda\" in {}", path.display());
+                }
+                eprintln!("run directory: {}", out.display());
+                run::train(config, Start::Fresh { out }, pause_at)?
+            };
+            match summary {
+                Some(s) => println!("{}", serde_json::to_string_pretty(&s)?),
+                None => eprintln!("paused; continue with --resume"),
+            }
+        }
+        Command::Eval { run, episodes, checkpoint } => {
+            let ev = run::eval_run(&run, &checkpoint, episodes)?;
+            let json = serde_json::json!({
+                "run": run, "checkpoint": checkpoint, "episodes": ev.returns.len(),
+                "return_mean": ev.mean(), "return_std": ev.std(), "returns": ev.returns,
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Command::Envs => {
+            println!("{:<32} {:<13} {:<44} action", "id", "kind", "observation");
+            for spec in sparse_rl_envs::registered() {
+                println!("{:<32} {:<13} {:<44} {}", spec.id, spec.kind, spec.observation, spec.action);
+            }
+        }
     }
     Ok(())
+}
+
+fn default_out(config: &std::path::Path, seed: u64) -> PathBuf {
+    let name = config.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    PathBuf::from("runs").join(format!("{name}-{seed}-{stamp}"))
 }

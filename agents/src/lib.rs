@@ -1,1 +1,13 @@
-//! Agents: networks split into encoder, critic and actor modules, replay buffers, DQN and SAC.
+//! Agents: networks split into encoder, critic and actor modules (each with its own sparsity policy, MST),
+//! replay buffers, DQN and SAC.
+
+pub mod agent;
+pub mod dqn;
+pub mod encoder;
+pub mod networks;
+pub mod persist;
+pub mod replay;
+pub mod sac;
+pub mod sparse_module;
+pub mod target;
+pub mod tensors;

@@ -40,4 +40,9 @@ pub trait Env: Send {
     fn render(&self) -> String {
         format!("{} state {:?}", self.id(), self.state())
     }
+    /// A grayscale picture of the current state: `height * width` values in `[0, 1]`, row-major from the
+    /// top row. `None` for envs that cannot draw themselves; the pixel-observation wrapper needs `Some`.
+    fn render_pixels(&self, _height: usize, _width: usize) -> Option<Vec<f32>> {
+        None
+    }
 }

@@ -12,9 +12,12 @@ pub use env::{Env, Info, Obs, Step};
 pub use error::{EnvError, Result};
 pub use multi_agent::{MaObs, MaStep, MultiAgentEnv};
 pub use space::{Action, Space};
+pub use vector::{AutoResetStep, ParallelVectorEnv, SyncVectorEnv, VectorEnv};
 
 pub mod classic;
 pub mod gridworld;
 mod registry;
+pub mod vector;
+pub mod wrappers;
 
 pub use registry::{is_multi_agent, make, make_multi_agent, registered, EnvSpec};

@@ -39,7 +39,7 @@ impl Space {
                 env,
                 format!("action {a} is outside Discrete({n})"),
             )),
-            (Space::Box { low, high, .. }, Action::Continuous(v)) => {
+            (Space::Box { low, .. }, Action::Continuous(v)) => {
                 if v.len() != low.len() {
                     return Err(crate::EnvError::new(
                         env,

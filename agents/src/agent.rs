@@ -1,0 +1,63 @@
+//! The interface between an agent and the training loop of the CLI: act, observe, train, report, save.
+
+use std::fmt;
+use std::path::Path;
+
+use sparse_rl_envs::Action;
+
+/// A scalar for TensorBoard: tag (`losses/td_loss`...) and value.
+pub type Metric = (&'static str, f64);
+
+/// A training step that must stop the run (a NaN/inf loss), with the step it happened at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainError {
+    pub step: usize,
+    pub message: String,
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}: {}", self.step, self.message)
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+/// Per-module sparsity facts for logs and `summary.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleStats {
+    pub name: String,
+    pub policy: String,
+    /// Fraction of the module's sparsifiable weights that are active.
+    pub density: f64,
+    /// All parameters of the module (weights and biases).
+    pub params: usize,
+    /// Parameters that are non-zero (active weights and biases).
+    pub nonzero: usize,
+    /// Fraction of the module's connections replaced at the last topology update.
+    pub topology_change: f64,
+}
+
+/// Training and inference FLOPs relative to the dense agent of the same shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlopsRatio {
+    pub train: f64,
+    pub inference: f64,
+}
+
+/// An off-policy single-agent learner as the training loop drives it.
+pub trait Agent {
+    /// The action for `obs`; `explore` uses the behaviour policy (ε-greedy, stochastic actor), else greedy.
+    fn act(&mut self, obs: &[f32], explore: bool, step: usize) -> Action;
+    /// Stores a transition in the replay buffer.
+    fn observe(&mut self, obs: &[f32], action: &Action, reward: f64, next_obs: &[f32], terminated: bool);
+    /// Runs the gradient updates due at env step `step` (none before learning starts) and returns the
+    /// metrics to log, or an error that stops the run (non-finite loss).
+    fn train(&mut self, step: usize) -> Result<Vec<Metric>, TrainError>;
+    fn modules(&self) -> Vec<ModuleStats>;
+    fn flops(&self) -> FlopsRatio;
+    /// Saves everything a resumed run needs (networks, optimizers, masks, replay, RNG) into `dir`.
+    fn save(&self, dir: &Path) -> std::io::Result<()>;
+    /// Loads what [`Agent::save`] wrote.
+    fn load(&mut self, dir: &Path) -> std::io::Result<()>;
+}

@@ -1,0 +1,71 @@
+//! A multilayer perceptron of masked linear layers with ReLU between them.
+
+use burn::module::Module;
+use burn::tensor::activation::relu;
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+use sparse_rl_dst::layers::{MaskedLinear, MaskedLinearConfig};
+use sparse_rl_dst::topology::SparseLayer;
+
+/// Sizes of an MLP: `d_in → hidden... → d_out`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpConfig {
+    pub d_in: usize,
+    pub hidden: Vec<usize>,
+    pub d_out: usize,
+    /// ReLU after the last layer too (an encoder feeding another module), not for a Q or policy head.
+    pub activate_last: bool,
+}
+
+/// Masked linear layers with ReLU between them (and after the last when `activate_last`).
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    pub layers: Vec<MaskedLinear<B>>,
+    activate_last: bool,
+}
+
+impl MlpConfig {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Mlp<B> {
+        let mut sizes = vec![self.d_in];
+        sizes.extend(&self.hidden);
+        sizes.push(self.d_out);
+        let layers = sizes.windows(2).map(|w| MaskedLinearConfig::new(w[0], w[1]).init(device)).collect();
+        Mlp { layers, activate_last: self.activate_last }
+    }
+}
+
+impl<B: Backend> Mlp<B> {
+    /// The forward pass; `dense_grad` routes the dense weight gradient to every weight (topology-update steps).
+    pub fn forward<const D: usize>(&self, mut x: Tensor<B, D>, dense_grad: bool) -> Tensor<B, D> {
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = if dense_grad { layer.forward_dense_grad(x) } else { layer.forward(x) };
+            if i < last || self.activate_last {
+                x = relu(x);
+            }
+        }
+        x
+    }
+
+    pub fn d_out(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.d_out())
+    }
+
+    /// The sparse layers, in order, for the module's sparsity controller.
+    pub fn sparse_layers_mut(&mut self) -> Vec<&mut dyn SparseLayer<B>> {
+        self.layers.iter_mut().map(|l| l as &mut dyn SparseLayer<B>).collect()
+    }
+
+    pub fn sparse_layers(&self) -> Vec<&dyn SparseLayer<B>> {
+        self.layers.iter().map(|l| l as &dyn SparseLayer<B>).collect()
+    }
+
+    /// Parameters (weights + biases) and how many of them are non-zero: for `summary.json`.
+    pub fn param_counts(&self) -> (usize, usize) {
+        self.layers.iter().fold((0, 0), |(p, nz), l| {
+            let bias = l.bias.as_ref().map_or(0, |b| b.shape().num_elements());
+            let active = sparse_rl_dst::topology::tensor_to_vec(l.mask.val()).iter().filter(|&&m| m > 0.5).count();
+            (p + l.d_in() * l.d_out() + bias, nz + active + bias)
+        })
+    }
+}

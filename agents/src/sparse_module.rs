@@ -1,0 +1,170 @@
+//! The glue between an agent's modules and the DST engine: one [`ModuleSparsity`] per module (encoder,
+//! critic, actor) holds that module's controller, runs its topology updates on the module's masked layers
+//! and tells the agent which optimizer moments to reset; plus the FLOP accounting of the whole agent.
+
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::GradientsParams;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sparse_rl_dst::controller::SparsityController;
+use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
+use sparse_rl_dst::optim::{reset_moments, MomentMask, MomentReset};
+use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
+use sparse_rl_dst::{DstError, LayerShape, SparseGrad, SparseLayer};
+
+use crate::agent::{FlopsRatio, ModuleStats};
+
+/// One module's sparsity: its policy, its controller (none for a module without layers), and the
+/// fraction of connections replaced at the last update.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModuleSparsity {
+    name: String,
+    policy: SparsityPolicy,
+    shapes: Vec<LayerShape>,
+    controller: Option<SparsityController>,
+    topology_change: f64,
+}
+
+impl ModuleSparsity {
+    /// A module whose layers (in forward order) are `layers`, trained for `total_updates` gradient steps.
+    pub fn new<B: Backend>(
+        name: &str,
+        policy: SparsityPolicy,
+        layers: &[&dyn SparseLayer<B>],
+        total_updates: usize,
+    ) -> Result<Self, String> {
+        let shapes: Vec<LayerShape> = layers.iter().map(|l| l.shape()).collect();
+        let controller = if shapes.is_empty() {
+            None
+        } else {
+            let c = SparsityController::new(&policy, &shapes, total_updates.max(1) as u64)
+                .map_err(|e| format!("sparsity.{name}: {e}"))?;
+            Some(c)
+        };
+        Ok(Self { name: name.to_string(), policy, shapes, controller, topology_change: 0.0 })
+    }
+
+    /// Sets the initial masks of the module's layers.
+    pub fn init<B: Backend>(&mut self, mut layers: Vec<&mut dyn SparseLayer<B>>, rng: &mut impl Rng) -> Result<(), String> {
+        let Some(controller) = self.controller.as_mut() else { return Ok(()) };
+        let mut views: Vec<_> = layers.iter().enumerate().map(|(i, l)| l.topology(&layer_name(&self.name, i), None)).collect();
+        controller.init_masks(&mut views, rng).map_err(|e| format!("sparsity.{}: {e}", self.name))?;
+        for (layer, view) in layers.iter_mut().zip(&views) {
+            layer.set_topology(view).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Whether gradient step `update` is a topology update that needs the dense weight gradient.
+    pub fn needs_dense_grad(&self, update: usize) -> bool {
+        self.controller.as_ref().is_some_and(|c| c.needs_dense_grad(update as u64))
+    }
+
+    /// Runs the topology update of gradient step `update`, if it is one, on the module's layers (after the
+    /// optimizer step, as RigL); returns the moments to reset. `grads` are the layers' dense host gradients
+    /// when [`Self::needs_dense_grad`] said so.
+    pub fn update<B: Backend>(
+        &mut self,
+        update: usize,
+        mut layers: Vec<&mut dyn SparseLayer<B>>,
+        grads: Option<Vec<Option<Vec<f32>>>>,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<MomentMask>, DstError> {
+        let Some(controller) = self.controller.as_mut() else { return Ok(Vec::new()) };
+        if !controller.wants_update(update as u64) {
+            return Ok(Vec::new());
+        }
+        let mut grads = grads.unwrap_or_default().into_iter();
+        let mut views: Vec<_> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.topology(&layer_name(&self.name, i), grads.next().flatten()))
+            .collect();
+        let report = controller.update(update as u64, &mut views, rng)?;
+        self.topology_change = report.topology_change;
+        let mut masks = Vec::with_capacity(layers.len());
+        for ((layer, view), change) in layers.iter_mut().zip(&views).zip(report.layers) {
+            layer.set_topology(view)?;
+            masks.push(MomentMask { id: layer.weight_id(), layout: layer.param_layout(), keep: change.keep });
+        }
+        Ok(masks)
+    }
+
+    /// Facts for logs and `summary.json`; `counts` = (parameters, non-zero parameters) of the module.
+    pub fn stats(&self, counts: (usize, usize)) -> ModuleStats {
+        let density = self.controller.as_ref().map_or(1.0, SparsityController::current_density);
+        ModuleStats {
+            name: self.name.clone(),
+            policy: policy_name(self.policy.kind).to_string(),
+            density,
+            params: counts.0,
+            nonzero: counts.1,
+            topology_change: self.topology_change,
+        }
+    }
+
+    /// Per-example training and inference FLOPs of the module (RigL's accounting, `dst::flops`).
+    fn flops(&self) -> Option<FlopReport> {
+        let controller = self.controller.as_ref()?;
+        let layers: Vec<LayerSpec> = self
+            .shapes
+            .iter()
+            .zip(controller.active_counts())
+            .map(|(s, &a)| LayerSpec::linear(s.cols, s.rows, a as f64 / s.len() as f64))
+            .collect();
+        let p = &self.policy;
+        let method = match p.kind {
+            PolicyKind::Dense => TrainingMethod::Dense,
+            PolicyKind::SparseToSparse if p.uses_grad() => TrainingMethod::Rigl {
+                update_interval: p.update_interval,
+                update_fraction: p.update_end - p.update_start,
+            },
+            _ => TrainingMethod::Static,
+        };
+        flop_report(&layers, method).ok()
+    }
+}
+
+fn layer_name(module: &str, i: usize) -> String {
+    format!("{module}.{i}")
+}
+
+/// The policy kind as the config spells it.
+pub fn policy_name(kind: PolicyKind) -> &'static str {
+    match kind {
+        PolicyKind::Dense => "dense",
+        PolicyKind::Static => "static",
+        PolicyKind::SparseToSparse => "sparse-to-sparse",
+        PolicyKind::DenseToSparse => "dense-to-sparse",
+        PolicyKind::SparseToDense => "sparse-to-dense",
+    }
+}
+
+/// The dense weight gradients of `layers` (host order), read before the optimizer consumes `grads`.
+pub fn host_grads<B: AutodiffBackend>(layers: &[&dyn SparseLayer<B>], grads: &GradientsParams) -> Vec<Option<Vec<f32>>> {
+    layers.iter().map(|l| l.host_grad(grads)).collect()
+}
+
+/// Resets the optimizer moments named by `masks` (nothing to do when empty).
+pub fn reset<O, M, B>(optim: &mut OptimizerAdaptor<O, M, B>, masks: &[MomentMask])
+where
+    O: MomentReset<B::InnerBackend>,
+    M: AutodiffModule<B>,
+    B: AutodiffBackend,
+{
+    if !masks.is_empty() {
+        *optim = reset_moments(optim.clone(), masks);
+    }
+}
+
+/// Training and inference FLOPs of all modules together, relative to the same agent dense. For the
+/// gradual kinds the current densities stand in for the time average (an approximation).
+pub fn flops_ratio(modules: &[ModuleSparsity]) -> FlopsRatio {
+    let total = modules.iter().filter_map(ModuleSparsity::flops).fold(FlopReport::default(), |a, b| a + b);
+    if total.train_dense == 0.0 {
+        return FlopsRatio { train: 1.0, inference: 1.0 };
+    }
+    FlopsRatio { train: total.train_relative_to_dense(), inference: total.inference_relative_to_dense() }
+}

@@ -1,0 +1,419 @@
+//! The per-module sparsity controller: turns a [`SparsityPolicy`], the layers' shapes and the run length
+//! into initial masks and periodic topology updates on host views ([`LayerTopology`]).
+//!
+//! * `sparse-to-sparse`: remove ⌈f · active⌉ by the prune criterion, regrow as many by the grow criterion
+//!   (SET, RigL, CHT, ...), f by the drop schedule; the active count of every layer stays exact.
+//! * `dense-to-sparse`: prune to the scheduled density (Zhu & Gupta cubic, or the CHTss sigmoid), then
+//!   optionally prune-and-regrow (`evolve_during_gradual`, CHTss).
+//! * `sparse-to-dense`: grow to the scheduled density by the grow criterion.
+//! * `static` / `dense`: masks set once.
+//!
+//! Grown weights start at zero (or the layer default), and the caller resets their optimizer moments and
+//! those of the pruned ones ([`crate::optim::reset_moments`], with [`LayerUpdate::keep`]).
+
+use rand::Rng;
+
+use crate::density::{active_count, layer_densities};
+use crate::error::DstError;
+use crate::grow::{cannistraci_hebb, inactive_indices, select_growth};
+use crate::policy::{GrowInit, PolicyKind, Scope, SparsityPolicy, WeightInit};
+use crate::prune::{self, active_indices, select_removals, PruneCriterion};
+use crate::schedule::{drop_fraction, gradual_density, UpdateSchedule};
+use crate::topology::{LayerShape, LayerTopology};
+use crate::topology_init::{init_mask, sparse_weight_init};
+
+/// What one update did to one layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerUpdate {
+    /// Layer name.
+    pub name: String,
+    /// Connections removed (including any regrown in the same update).
+    pub pruned: usize,
+    /// Connections grown.
+    pub grown: usize,
+    /// Connections removed and regrown in the same update (CHT's overlap numerator).
+    pub regrown_same: usize,
+    /// Active connections after the update.
+    pub active: usize,
+    /// Fraction of the layer's connections after the update that were not active before.
+    pub topology_change: f64,
+    /// Connections active before AND after (host order): their optimizer moments are kept, all others
+    /// are reset.
+    pub keep: Vec<bool>,
+}
+
+/// What one update did to the module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateReport {
+    /// The step of the update.
+    pub step: u64,
+    /// Per-layer details, in the order of the layers given.
+    pub layers: Vec<LayerUpdate>,
+    /// Module density after the update (active over all weights of the layers given).
+    pub density: f64,
+    /// Fraction of the module's connections that are new (`sparsity/<module>/topology_change`).
+    pub topology_change: f64,
+    /// Whether CHT's early stop has ended topology evolution.
+    pub stopped: bool,
+}
+
+/// The controller of one module.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SparsityController {
+    policy: SparsityPolicy,
+    shapes: Vec<LayerShape>,
+    schedule: UpdateSchedule,
+    /// Layer densities at the start (`init_density` for the gradual kinds).
+    start_densities: Vec<f64>,
+    /// Layer densities at the end of the schedule.
+    final_densities: Vec<f64>,
+    /// Active connections per layer after the last init or update.
+    active: Vec<usize>,
+    /// Running average of the pruning scores (NaN = no history), when `score_beta > 0`.
+    running: Vec<Option<Vec<f32>>>,
+    stopped: bool,
+}
+
+impl SparsityController {
+    /// A controller for layers of the given shapes (in forward order; the last is the output layer) and a
+    /// run of `total_steps` gradient steps.
+    pub fn new(policy: &SparsityPolicy, shapes: &[LayerShape], total_steps: u64) -> Result<Self, DstError> {
+        policy.validate()?;
+        if shapes.is_empty() {
+            return Err(DstError::new("a sparsity controller needs at least one layer"));
+        }
+        let n = shapes.len();
+        let keep_dense: Vec<bool> = (0..n)
+            .map(|l| policy.kind == PolicyKind::Dense || (!policy.sparse_output && l == n - 1))
+            .collect();
+        let (start, end) = match policy.kind {
+            PolicyKind::Dense => (1.0, 1.0),
+            PolicyKind::Static | PolicyKind::SparseToSparse => (policy.density, policy.density),
+            PolicyKind::DenseToSparse | PolicyKind::SparseToDense => (policy.init_density, policy.density),
+        };
+        let start_densities = layer_densities(shapes, start, policy.distribution, &keep_dense)?;
+        let final_densities = layer_densities(shapes, end, policy.distribution, &keep_dense)?;
+        let active = shapes.iter().zip(&start_densities).map(|(s, &d)| active_count(s.len(), d)).collect();
+        Ok(Self {
+            policy: policy.clone(),
+            shapes: shapes.to_vec(),
+            schedule: UpdateSchedule::new(policy, total_steps),
+            start_densities,
+            final_densities,
+            active,
+            running: vec![None; n],
+            stopped: false,
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &SparsityPolicy {
+        &self.policy
+    }
+
+    /// The update schedule.
+    pub fn schedule(&self) -> &UpdateSchedule {
+        &self.schedule
+    }
+
+    /// Layer densities the controller starts from.
+    pub fn start_densities(&self) -> &[f64] {
+        &self.start_densities
+    }
+
+    /// Layer densities at the end of the schedule.
+    pub fn final_densities(&self) -> &[f64] {
+        &self.final_densities
+    }
+
+    /// Module density now: active connections over all weights of the layers.
+    pub fn current_density(&self) -> f64 {
+        let total: usize = self.shapes.iter().map(LayerShape::len).sum();
+        self.active.iter().sum::<usize>() as f64 / total as f64
+    }
+
+    /// Active connections per layer now.
+    pub fn active_counts(&self) -> &[usize] {
+        &self.active
+    }
+
+    /// Whether CHT's early stop has ended topology evolution.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    fn check(&self, layers: &[LayerTopology]) -> Result<(), DstError> {
+        if layers.len() != self.shapes.len() {
+            return Err(DstError::new(format!(
+                "the controller was built for {} layers, got {}",
+                self.shapes.len(),
+                layers.len()
+            )));
+        }
+        for (layer, shape) in layers.iter().zip(&self.shapes) {
+            layer.check()?;
+            if layer.shape.rows != shape.rows || layer.shape.cols != shape.cols {
+                return Err(DstError::new(format!(
+                    "layer `{}` is {}x{}, the controller expects {}x{}",
+                    layer.name, layer.shape.rows, layer.shape.cols, shape.rows, shape.cols
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the initial masks (layer densities by the distribution, topology by `init`), zeroes the
+    /// inactive weights, and re-draws the active ones under SWI.
+    pub fn init_masks<R: Rng + ?Sized>(&mut self, layers: &mut [LayerTopology], rng: &mut R) -> Result<(), DstError> {
+        self.check(layers)?;
+        let p = &self.policy;
+        for (l, layer) in layers.iter_mut().enumerate() {
+            let n = self.active[l];
+            layer.mask = if n == layer.mask.len() {
+                vec![true; n]
+            } else {
+                init_mask(p.init, layer.rows(), layer.cols(), n, p.bsw_beta, p.brf_r, rng)
+            };
+            match p.weight_init {
+                WeightInit::Swi if n < layer.mask.len() => sparse_weight_init(layer, rng),
+                _ => layer.zero_inactive(),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `step` is a topology-update step of this module.
+    pub fn wants_update(&self, step: u64) -> bool {
+        !self.stopped
+            && !matches!(self.policy.kind, PolicyKind::Dense | PolicyKind::Static)
+            && self.schedule.is_update(step)
+    }
+
+    /// Whether the update at `step` needs the dense gradient (`forward_dense_grad` and `host_grad`).
+    pub fn needs_dense_grad(&self, step: u64) -> bool {
+        self.wants_update(step) && self.policy.uses_grad()
+    }
+
+    /// Runs the topology update of `step` on the layers (no-op report when `step` is not an update step).
+    pub fn update<R: Rng + ?Sized>(
+        &mut self,
+        step: u64,
+        layers: &mut [LayerTopology],
+        rng: &mut R,
+    ) -> Result<UpdateReport, DstError> {
+        self.check(layers)?;
+        let before: Vec<Vec<bool>> = layers.iter().map(|l| l.mask.clone()).collect();
+        let n = layers.len();
+        let mut pruned = vec![Vec::new(); n];
+        let mut grown = vec![Vec::new(); n];
+        if self.wants_update(step) {
+            let p = self.schedule.gradual_progress(step);
+            let alpha = drop_fraction(self.policy.drop_schedule, self.policy.drop_fraction, self.schedule.progress(step));
+            match self.policy.kind {
+                PolicyKind::SparseToSparse => self.prune_and_regrow(step, layers, alpha, &mut pruned, &mut grown, rng)?,
+                PolicyKind::DenseToSparse | PolicyKind::SparseToDense => {
+                    for l in 0..n {
+                        let d = gradual_density(
+                            self.policy.density_schedule,
+                            p,
+                            self.start_densities[l],
+                            self.final_densities[l],
+                        );
+                        let target = active_count(layers[l].mask.len(), d);
+                        let have = layers[l].active();
+                        if target < have {
+                            let removed = self.removals(step, &layers[l], l, have - target, rng)?;
+                            apply_removals(&mut layers[l], &removed);
+                            pruned[l].extend(removed);
+                        } else if target > have {
+                            let added = self.growth(&layers[l], target - have, rng)?;
+                            self.apply_growth(&mut layers[l], &added, rng);
+                            grown[l].extend(added);
+                        }
+                    }
+                    if self.policy.evolve_during_gradual {
+                        self.prune_and_regrow(step, layers, alpha, &mut pruned, &mut grown, rng)?;
+                    }
+                }
+                PolicyKind::Dense | PolicyKind::Static => {}
+            }
+        }
+        Ok(self.report(step, layers, &before, &pruned, &grown))
+    }
+
+    /// Pruning scores of layer `l`, normalised and averaged over updates as the policy says.
+    fn prune_scores<R: Rng + ?Sized>(&mut self, layer: &LayerTopology, l: usize, rng: &mut R) -> Result<Vec<f32>, DstError> {
+        let p = &self.policy;
+        let mut s = p.prune.scores(layer, rng)?;
+        prune::normalize(&mut s, layer, p.normalization, p.norm_type);
+        if p.score_beta > 0.0 {
+            let beta = p.score_beta as f32;
+            if let Some(prev) = &self.running[l] {
+                for (s, &r) in s.iter_mut().zip(prev) {
+                    if !r.is_nan() {
+                        *s = beta * r + (1.0 - beta) * *s;
+                    }
+                }
+            }
+            self.running[l] = Some(s.clone());
+        }
+        Ok(s)
+    }
+
+    fn temperature(&self, step: u64) -> f64 {
+        let [t0, t1] = self.policy.temperature;
+        t0 + (t1 - t0) * self.schedule.progress(step)
+    }
+
+    /// The `k` active entries of layer `l` to remove (layer scope).
+    fn removals<R: Rng + ?Sized>(
+        &mut self,
+        step: u64,
+        layer: &LayerTopology,
+        l: usize,
+        k: usize,
+        rng: &mut R,
+    ) -> Result<Vec<usize>, DstError> {
+        if self.policy.prune == PruneCriterion::Set {
+            return Ok(prune::set::removals(layer, k));
+        }
+        let scores = self.prune_scores(layer, l, rng)?;
+        let t = self.temperature(step);
+        Ok(select_removals(&active_indices(layer), &scores, k, self.policy.prune_sampling, t, rng))
+    }
+
+    fn growth<R: Rng + ?Sized>(&self, layer: &LayerTopology, k: usize, rng: &mut R) -> Result<Vec<usize>, DstError> {
+        let scores = self.policy.grow.scores(layer)?;
+        Ok(select_growth(&inactive_indices(layer), &scores, k, self.policy.grow_sampling, rng))
+    }
+
+    fn apply_growth<R: Rng + ?Sized>(&mut self, layer: &mut LayerTopology, added: &[usize], rng: &mut R) {
+        let bound = 1.0 / (layer.cols() as f32).sqrt();
+        for &i in added {
+            layer.mask[i] = true;
+            layer.weight[i] = match self.policy.grow_init {
+                GrowInit::Zero => 0.0,
+                GrowInit::LayerDefault => rng.random_range(-bound..=bound),
+            };
+        }
+    }
+
+    /// Remove ⌈α · active⌉ (per layer, or over the module with `scope = "global"`), optionally chain
+    /// removal, then regrow each layer back to its count before the update.
+    fn prune_and_regrow<R: Rng + ?Sized>(
+        &mut self,
+        step: u64,
+        layers: &mut [LayerTopology],
+        alpha: f64,
+        pruned: &mut [Vec<usize>],
+        grown: &mut [Vec<usize>],
+        rng: &mut R,
+    ) -> Result<(), DstError> {
+        let counts: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
+        let sparse: Vec<bool> = layers.iter().map(|l| l.active() < l.mask.len()).collect();
+        let ceil_k = |n: usize| ((alpha * n as f64).ceil() as usize).min(n);
+        let mut removed: Vec<Vec<usize>> = vec![Vec::new(); layers.len()];
+        match self.policy.scope {
+            Scope::Layer => {
+                for l in (0..layers.len()).filter(|&l| sparse[l]) {
+                    removed[l] = self.removals(step, &layers[l], l, ceil_k(counts[l]), rng)?;
+                }
+            }
+            Scope::Global => {
+                let mut offsets = vec![0usize];
+                let mut all_scores = Vec::new();
+                let mut candidates = Vec::new();
+                for (l, layer) in layers.iter().enumerate() {
+                    let s = self.prune_scores(layer, l, rng)?;
+                    if sparse[l] {
+                        candidates.extend(active_indices(layer).into_iter().map(|i| i + offsets[l]));
+                    }
+                    all_scores.extend(s);
+                    offsets.push(all_scores.len());
+                }
+                let k = ceil_k(candidates.len());
+                let t = self.temperature(step);
+                for g in select_removals(&candidates, &all_scores, k, self.policy.prune_sampling, t, rng) {
+                    let l = offsets.partition_point(|&o| o <= g) - 1;
+                    removed[l].push(g - offsets[l]);
+                }
+            }
+        }
+        for (layer, r) in layers.iter_mut().zip(&removed) {
+            apply_removals(layer, r);
+        }
+        if self.policy.chain_removal {
+            for (r, extra) in removed.iter_mut().zip(cannistraci_hebb::chain_removal(layers)) {
+                r.extend(extra);
+            }
+        }
+        let mut overlaps = Vec::new();
+        for l in 0..layers.len() {
+            let k = counts[l] - layers[l].active();
+            let added = self.growth(&layers[l], k, rng)?;
+            self.apply_growth(&mut layers[l], &added, rng);
+            let mut was_removed = vec![false; layers[l].mask.len()];
+            removed[l].iter().for_each(|&i| was_removed[i] = true);
+            if k > 0 {
+                overlaps.push(added.iter().filter(|&&i| was_removed[i]).count() as f64 / k as f64);
+            }
+            for &i in &added {
+                if let Some(r) = self.running[l].as_mut() {
+                    r[i] = f32::NAN;
+                }
+            }
+            pruned[l].extend(&removed[l]);
+            grown[l].extend(added);
+        }
+        if self.policy.early_stop && !overlaps.is_empty() && overlaps.iter().all(|&o| o > 0.9) {
+            self.stopped = true;
+        }
+        Ok(())
+    }
+
+    fn report(
+        &mut self,
+        step: u64,
+        layers: &[LayerTopology],
+        before: &[Vec<bool>],
+        pruned: &[Vec<usize>],
+        grown: &[Vec<usize>],
+    ) -> UpdateReport {
+        let mut new_total = 0usize;
+        let mut reports = Vec::with_capacity(layers.len());
+        for (l, layer) in layers.iter().enumerate() {
+            let keep: Vec<bool> = before[l].iter().zip(&layer.mask).map(|(&a, &b)| a && b).collect();
+            let active = layer.active();
+            let new = active - keep.iter().filter(|&&k| k).count();
+            new_total += new;
+            let mut was_pruned = vec![false; layer.mask.len()];
+            pruned[l].iter().for_each(|&i| was_pruned[i] = true);
+            reports.push(LayerUpdate {
+                name: layer.name.clone(),
+                pruned: pruned[l].len(),
+                grown: grown[l].len(),
+                regrown_same: grown[l].iter().filter(|&&i| was_pruned[i]).count(),
+                active,
+                topology_change: if active == 0 { 0.0 } else { new as f64 / active as f64 },
+                keep,
+            });
+            self.active[l] = active;
+        }
+        let active_total: usize = self.active.iter().sum();
+        UpdateReport {
+            step,
+            layers: reports,
+            density: self.current_density(),
+            topology_change: if active_total == 0 { 0.0 } else { new_total as f64 / active_total as f64 },
+            stopped: self.stopped,
+        }
+    }
+}
+
+/// Deactivates the given entries and zeroes their weights.
+fn apply_removals(layer: &mut LayerTopology, removed: &[usize]) {
+    for &i in removed {
+        layer.mask[i] = false;
+        layer.weight[i] = 0.0;
+    }
+}

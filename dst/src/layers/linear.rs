@@ -1,0 +1,101 @@
+//! The masked fully connected layer `y = x · (W ⊙ M) + b`.
+
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param, ParamId};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::linear;
+use burn::tensor::Tensor;
+
+use super::{masked, straight_through};
+use crate::error::DstError;
+use crate::topology::{read_topology, write_topology, LayerShape, LayerTopology, ParamLayout, SparseLayer};
+
+/// Configuration of a [`MaskedLinear`] layer.
+#[derive(Config, Debug)]
+pub struct MaskedLinearConfig {
+    /// Input features.
+    pub d_in: usize,
+    /// Output features.
+    pub d_out: usize,
+    /// Whether the layer has a (dense) bias.
+    #[config(default = true)]
+    pub bias: bool,
+}
+
+/// A linear layer whose weight is multiplied by a binary mask. Weight in burn's [d_in, d_out] layout.
+#[derive(Module, Debug)]
+pub struct MaskedLinear<B: Backend> {
+    /// Weight, [d_in, d_out]; inactive entries are kept at exactly zero.
+    pub weight: Param<Tensor<B, 2>>,
+    /// Dense bias, [d_out].
+    pub bias: Option<Param<Tensor<B, 1>>>,
+    /// Binary mask, [d_in, d_out]; not trainable, saved in the record.
+    pub mask: Param<Tensor<B, 2>>,
+}
+
+impl MaskedLinearConfig {
+    /// A dense-masked layer with PyTorch's default initialisation (Kaiming-uniform with a = √5, i.e.
+    /// U(−1/√d_in, 1/√d_in) for weight and bias), as burn's `Linear`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> MaskedLinear<B> {
+        let init = torch_default_init();
+        let weight = init.init_with([self.d_in, self.d_out], Some(self.d_in), Some(self.d_out), device);
+        let bias =
+            self.bias.then(|| init.init_with([self.d_out], Some(self.d_in), Some(self.d_out), device));
+        let mask = Initializer::Ones.init_with([self.d_in, self.d_out], None, None, device).set_require_grad(false);
+        MaskedLinear { weight, bias, mask }
+    }
+}
+
+/// PyTorch's default layer initialisation: Kaiming-uniform with gain 1/√3, bound 1/√fan_in.
+pub(crate) fn torch_default_init() -> Initializer {
+    Initializer::KaimingUniform { gain: 1.0 / 3f64.sqrt(), fan_out_only: false }
+}
+
+impl<B: Backend> MaskedLinear<B> {
+    /// `x · (W ⊙ M) + b` for input `[..., d_in]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let w = masked(self.weight.val(), self.mask.val());
+        linear(x, w, self.bias.as_ref().map(Param::val))
+    }
+
+    /// Same value as [`Self::forward`], but the gradient reaching `W` is the dense gradient (all entries),
+    /// for the growth criteria at topology-update steps.
+    pub fn forward_dense_grad<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let w = straight_through(self.weight.val(), self.mask.val());
+        linear(x, w, self.bias.as_ref().map(Param::val))
+    }
+
+    /// Input features.
+    pub fn d_in(&self) -> usize {
+        self.weight.shape().dims::<2>()[0]
+    }
+
+    /// Output features.
+    pub fn d_out(&self) -> usize {
+        self.weight.shape().dims::<2>()[1]
+    }
+}
+
+impl<B: Backend> SparseLayer<B> for MaskedLinear<B> {
+    fn shape(&self) -> LayerShape {
+        LayerShape::dense(self.d_out(), self.d_in())
+    }
+
+    fn weight_id(&self) -> ParamId {
+        self.weight.id
+    }
+
+    fn param_layout(&self) -> ParamLayout {
+        ParamLayout::Transposed { rows: self.d_out(), cols: self.d_in() }
+    }
+
+    fn topology(&self, name: &str, grad: Option<Vec<f32>>) -> LayerTopology {
+        read_topology(&self.weight, &self.mask, &self.param_layout(), self.shape(), name, grad)
+    }
+
+    fn set_topology(&mut self, topology: &LayerTopology) -> Result<(), DstError> {
+        let layout = self.param_layout();
+        let shape = self.shape();
+        write_topology(&mut self.weight, &mut self.mask, &layout, shape, topology)
+    }
+}

@@ -1,0 +1,315 @@
+//! The per-module sparsity policy (MST, Ma et al. 2025, arXiv 2510.12096: each module — encoder, critic,
+//! actor, mixer — has its own kind, density, criteria and schedule), as a TOML table.
+//!
+//! Defaults are the RL defaults of Graesser et al. 2022 ("The State of Sparse Training in Deep RL",
+//! google-research/rigl `rigl/rl/tfagents/configs/dqn_gym_sparse_config.gin`): sparse-to-sparse at
+//! density 0.1 (sparsity 0.9) with ERK layer densities and a sparse output layer, magnitude pruning and
+//! random (SET) growth, cosine drop fraction from 0.1, a topology update every 1000 steps, the last at
+//! 75% of training.
+//!
+//! Steps are the agent's gradient-step counter; `update_start` and `update_end` are FRACTIONS of the
+//! total number of training steps given to the controller, so one policy fits runs of any length.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DstError;
+use crate::grow::GrowCriterion;
+use crate::prune::PruneCriterion;
+
+/// How a module's connectivity evolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyKind {
+    /// All ones, never updated.
+    Dense,
+    /// A fixed random sparse topology (one-shot mask).
+    Static,
+    /// Constant density, periodic prune-and-regrow (SET, RigL, CHT, ...).
+    #[default]
+    SparseToSparse,
+    /// Density falls from `init_density` to `density` (gradual magnitude pruning or CHTss).
+    DenseToSparse,
+    /// Density rises from `init_density` to `density`, growing by the growth criterion.
+    SparseToDense,
+}
+
+/// How the module's density is shared among its layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Distribution {
+    /// Every layer gets the module density.
+    Uniform,
+    /// Erdős–Rényi-Kernel (Evci et al. 2020).
+    #[default]
+    Erk,
+}
+
+/// Initial sparse topology of a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TopologyInit {
+    /// Erdős–Rényi: uniform random.
+    #[default]
+    Er,
+    /// Bipartite small-world (CHT).
+    Bsw,
+    /// Bipartite receptive field (CHTs).
+    Brf,
+}
+
+/// Initial values of the active weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightInit {
+    /// Keep the layer's dense initialisation (masked).
+    #[default]
+    Layer,
+    /// Sparse weight initialisation (CHT): N(0, 2 / (density · n_in)).
+    Swi,
+}
+
+/// Value of a newly grown weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GrowInit {
+    /// Zero (RigL, CHT); the weight then learns from fresh optimizer moments.
+    #[default]
+    Zero,
+    /// PyTorch's layer default U(−1/√fan_in, 1/√fan_in) (SET-style random re-initialisation).
+    LayerDefault,
+}
+
+/// Drop-fraction schedule of sparse-to-sparse updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropSchedule {
+    /// RigL's cosine decay from `drop_fraction` to 0 at `update_end`.
+    #[default]
+    Cosine,
+    /// Always `drop_fraction`.
+    Constant,
+}
+
+/// Density schedule of the gradual kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DensitySchedule {
+    /// Zhu & Gupta 2017 cubic (and its mirror for sparse-to-dense).
+    #[default]
+    Cubic,
+    /// CHTss sigmoid (Zhang et al. 2025).
+    Sigmoid,
+}
+
+/// Whether the removed / grown connections are the hard top-k or sampled (CHTs soft rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sampling {
+    /// Remove the k lowest / grow the k highest scores, random tie-break.
+    #[default]
+    TopK,
+    /// CHTs: sample without replacement with p ∝ score^T (prune: the links to keep) or p ∝ score (grow).
+    Soft,
+}
+
+/// Ranking scope of pruning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Each layer removes its own ⌈α · active⌉ lowest.
+    #[default]
+    Layer,
+    /// All layers of the module ranked together; each layer regrows what it lost.
+    Global,
+}
+
+/// Score normalisation before ranking (Nowak et al. 2023, `norm_score` in `sparselearning/pruners.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// Raw scores.
+    #[default]
+    None,
+    /// Divided by the layer's max (or sum).
+    Layer,
+    /// Divided per output neuron, over its inputs (their `input`, torch dim 1 of [out, in]).
+    Input,
+    /// Divided per input neuron, over its outputs (their `output`, torch dim 0).
+    Output,
+}
+
+/// The reduction used by [`Normalization`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormType {
+    /// Maximum (the reference default).
+    #[default]
+    Max,
+    /// Sum.
+    Sum,
+}
+
+/// One module's sparsity policy. Every key is optional; unknown keys are rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SparsityPolicy {
+    /// How connectivity evolves.
+    pub kind: PolicyKind,
+    /// Target (final) density of the module's sparse layers, in (0, 1].
+    pub density: f64,
+    /// Starting density of the gradual kinds (dense-to-sparse: 1.0 = dense; sparse-to-dense: below `density`).
+    pub init_density: f64,
+    /// How the density is shared among layers.
+    pub distribution: Distribution,
+    /// Whether the last layer (the output) is sparse too; if not it stays dense and outside the budget.
+    pub sparse_output: bool,
+    /// Initial topology.
+    pub init: TopologyInit,
+    /// BSW: rewiring probability β.
+    pub bsw_beta: f64,
+    /// BRF: randomness r in (0, 1] (→ 0 nearest columns, 1 = ER).
+    pub brf_r: f64,
+    /// Initial values of the active weights.
+    pub weight_init: WeightInit,
+    /// Pruning criterion.
+    pub prune: PruneCriterion,
+    /// Hard top-k or CHTs soft sampling for pruning.
+    pub prune_sampling: Sampling,
+    /// Soft pruning temperature at the first and the last update (CHTs MLP code: 1 → 3).
+    pub temperature: [f64; 2],
+    /// Ranking scope of pruning.
+    pub scope: Scope,
+    /// Score normalisation.
+    pub normalization: Normalization,
+    /// Reduction of the normalisation.
+    pub norm_type: NormType,
+    /// Running average of the pruning score between updates (0 = off): s̄ ← β s̄ + (1 − β) s.
+    pub score_beta: f64,
+    /// Growth criterion.
+    pub grow: GrowCriterion,
+    /// Hard top-k or CHTs soft sampling for growth.
+    pub grow_sampling: Sampling,
+    /// Value of grown weights.
+    pub grow_init: GrowInit,
+    /// CHT chain removal: drop the links of neurons left without inputs or outputs across the layer chain.
+    pub chain_removal: bool,
+    /// CHT early stop: stop evolving for good when the regrowth overlap exceeds 0.9 in every layer.
+    pub early_stop: bool,
+    /// Gradient steps between topology updates (ΔT).
+    pub update_interval: u64,
+    /// First update, as a fraction of total steps.
+    pub update_start: f64,
+    /// Last update, as a fraction of total steps.
+    pub update_end: f64,
+    /// Drop fraction α at the first update.
+    pub drop_fraction: f64,
+    /// Drop-fraction schedule.
+    pub drop_schedule: DropSchedule,
+    /// Density schedule of the gradual kinds.
+    pub density_schedule: DensitySchedule,
+    /// Gradual kinds: also prune-and-regrow `drop_fraction` at each update (CHTss); off = pure GMP.
+    pub evolve_during_gradual: bool,
+}
+
+impl Default for SparsityPolicy {
+    fn default() -> Self {
+        Self {
+            kind: PolicyKind::SparseToSparse,
+            density: 0.1,
+            init_density: 1.0,
+            distribution: Distribution::Erk,
+            sparse_output: true,
+            init: TopologyInit::Er,
+            bsw_beta: 0.25,
+            brf_r: 0.3,
+            weight_init: WeightInit::Layer,
+            prune: PruneCriterion::Magnitude,
+            prune_sampling: Sampling::TopK,
+            temperature: [1.0, 3.0],
+            scope: Scope::Layer,
+            normalization: Normalization::None,
+            norm_type: NormType::Max,
+            score_beta: 0.0,
+            grow: GrowCriterion::Random,
+            grow_sampling: Sampling::TopK,
+            grow_init: GrowInit::Zero,
+            chain_removal: false,
+            early_stop: false,
+            update_interval: 1000,
+            update_start: 0.0,
+            update_end: 0.75,
+            drop_fraction: 0.1,
+            drop_schedule: DropSchedule::Cosine,
+            density_schedule: DensitySchedule::Cubic,
+            evolve_during_gradual: false,
+        }
+    }
+}
+
+impl SparsityPolicy {
+    /// A dense module.
+    pub fn dense() -> Self {
+        Self { kind: PolicyKind::Dense, density: 1.0, ..Self::default() }
+    }
+
+    /// Whether the module's layers are all dense and never change.
+    pub fn is_dense(&self) -> bool {
+        self.kind == PolicyKind::Dense
+    }
+
+    /// Checks every value; the error names the key and the bad value.
+    pub fn validate(&self) -> Result<(), DstError> {
+        let bad = |key: &str, value: &dyn std::fmt::Debug, why: &str| {
+            Err(DstError::new(format!("sparsity policy: `{key}` = {value:?} {why}")))
+        };
+        let unit_open = |x: f64| x > 0.0 && x <= 1.0;
+        if !unit_open(self.density) {
+            return bad("density", &self.density, "must be in (0, 1]");
+        }
+        if !unit_open(self.init_density) {
+            return bad("init_density", &self.init_density, "must be in (0, 1]");
+        }
+        match self.kind {
+            PolicyKind::DenseToSparse if self.init_density < self.density => {
+                return bad("init_density", &self.init_density, "must be >= `density` for dense-to-sparse");
+            }
+            PolicyKind::SparseToDense if self.init_density >= self.density => {
+                return bad("init_density", &self.init_density, "must be < `density` for sparse-to-dense");
+            }
+            _ => {}
+        }
+        if self.update_interval == 0 {
+            return bad("update_interval", &self.update_interval, "must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.update_start) {
+            return bad("update_start", &self.update_start, "must be a fraction of training in [0, 1]");
+        }
+        if !(0.0..=1.0).contains(&self.update_end) || self.update_end <= self.update_start {
+            return bad("update_end", &self.update_end, "must be in [0, 1] and after `update_start`");
+        }
+        if !(0.0..1.0).contains(&self.drop_fraction) {
+            return bad("drop_fraction", &self.drop_fraction, "must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.score_beta) {
+            return bad("score_beta", &self.score_beta, "must be in [0, 1)");
+        }
+        if !(0.0..=1.0).contains(&self.bsw_beta) {
+            return bad("bsw_beta", &self.bsw_beta, "must be in [0, 1]");
+        }
+        if !unit_open(self.brf_r) {
+            return bad("brf_r", &self.brf_r, "must be in (0, 1]");
+        }
+        if self.temperature.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
+            return bad("temperature", &self.temperature, "must be two positive finite numbers");
+        }
+        if self.prune == PruneCriterion::Set && self.scope == Scope::Global {
+            return bad("scope", &self.scope, "is not defined for `prune = \"set\"` (a per-layer rule)");
+        }
+        Ok(())
+    }
+
+    /// Whether the prune or grow criterion reads the gradient.
+    pub fn uses_grad(&self) -> bool {
+        self.prune.uses_grad() || self.grow.uses_grad()
+    }
+}

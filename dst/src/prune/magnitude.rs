@@ -1,0 +1,10 @@
+//! Magnitude pruning: remove the active weights of smallest |w| (SET, RigL; the paper's winner at low
+//! density).
+//!
+//! Source: Nowak et al., "Fantastic Weights and How to Find Them: Where to Prune in Dynamic Sparse
+//! Training", NeurIPS 2023; checked in alooow/fantastic_weights_paper, `sparselearning/pruners.py`.
+
+/// Score of one active weight (remove lowest).
+pub fn score(w: f32) -> f32 {
+    w.abs()
+}

@@ -1,0 +1,220 @@
+//! Run configuration: TOML files deserialised with serde, `deny_unknown_fields` everywhere, `--set a.b=c`
+//! overrides applied to the TOML tree before deserialisation, and validation before anything is written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sparse_rl_agents::dqn::DqnConfig;
+use sparse_rl_agents::sac::SacConfig;
+use sparse_rl_dst::policy::SparsityPolicy;
+
+/// The whole config of one run, as written back to `config.toml` of the run directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub run: RunConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dqn: Option<DqnConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sac: Option<SacConfig>,
+    /// One sparsity policy per module (`encoder`, `critic`, `actor`); a missing module is dense.
+    #[serde(default)]
+    pub sparsity: BTreeMap<String, SparsityPolicy>,
+}
+
+/// What to run and how to log it: the keys of the `[run]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// `dqn` or `sac`.
+    pub algo: Algo,
+    /// A registered env id (`sparse-rl envs` lists them).
+    pub env: String,
+    pub total_steps: usize,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// CPU backend: `flex` (the faster one here) or `ndarray`; `cuda` needs the `cuda` cargo feature.
+    #[serde(default)]
+    pub backend: BackendName,
+    /// Greedy evaluation every this many env steps (0: only at the end).
+    #[serde(default = "default_eval_interval")]
+    pub eval_interval: usize,
+    #[serde(default = "default_eval_episodes")]
+    pub eval_episodes: usize,
+    /// A checkpoint at the first episode end after every this many env steps.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algo {
+    Dqn,
+    Sac,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    #[default]
+    Flex,
+    Ndarray,
+    Cuda,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_eval_interval() -> usize {
+    10_000
+}
+fn default_eval_episodes() -> usize {
+    10
+}
+fn default_checkpoint_interval() -> usize {
+    10_000
+}
+
+/// The modules each algorithm has: a sparsity table naming anything else is an error.
+pub fn modules_of(algo: Algo) -> &'static [&'static str] {
+    match algo {
+        Algo::Dqn => &["encoder", "critic"],
+        Algo::Sac => &["encoder", "critic", "actor"],
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies `overrides` (`a.b=c`, the value parsed as TOML, else taken as a string),
+    /// deserialises and validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        Self::parse(&text, overrides).with_context(|| format!("config {}", path.display()))
+    }
+
+    /// Parses TOML text with overrides; see [`Config::load`].
+    pub fn parse(text: &str, overrides: &[String]) -> Result<Self> {
+        let mut tree: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e)))?;
+        for o in overrides {
+            apply_override(&mut tree, o)?;
+        }
+        let config: Config =
+            toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| anyhow::anyhow!("{}", one_line(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that serde cannot: env id, algorithm section, module names, policies.
+    pub fn validate(&self) -> Result<()> {
+        let run = &self.run;
+        let env = sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
+        let discrete = matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. });
+        if run.total_steps == 0 {
+            bail!("run.total_steps must be positive, got 0");
+        }
+        if run.eval_episodes == 0 {
+            bail!("run.eval_episodes must be positive, got 0");
+        }
+        match run.algo {
+            Algo::Dqn => {
+                if !discrete {
+                    bail!("run.algo = \"dqn\" needs a discrete action space, {} has {}", run.env, env.action_space());
+                }
+                if self.sac.is_some() {
+                    bail!("[sac] table given for run.algo = \"dqn\"");
+                }
+                self.dqn.clone().unwrap_or_default().validate().map_err(|e| anyhow::anyhow!("dqn.{e}"))?;
+            }
+            Algo::Sac => {
+                if discrete {
+                    bail!("run.algo = \"sac\" needs a continuous action space, {} has {}", run.env, env.action_space());
+                }
+                if self.dqn.is_some() {
+                    bail!("[dqn] table given for run.algo = \"sac\"");
+                }
+                self.sac.clone().unwrap_or_default().validate().map_err(|e| anyhow::anyhow!("sac.{e}"))?;
+            }
+        }
+        let modules = modules_of(run.algo);
+        for (name, policy) in &self.sparsity {
+            if !modules.contains(&name.as_str()) {
+                bail!("sparsity.{name}: unknown module for {:?}; modules are {}", run.algo, modules.join(", "));
+            }
+            policy.validate().map_err(|e| anyhow::anyhow!("sparsity.{name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Fills the defaults in, so that `config.toml` of a run states every value used.
+    pub fn resolved(mut self) -> Self {
+        match self.run.algo {
+            Algo::Dqn => self.dqn = Some(self.dqn.unwrap_or_default()),
+            Algo::Sac => self.sac = Some(self.sac.unwrap_or_default()),
+        }
+        for module in modules_of(self.run.algo) {
+            self.sparsity.entry(module.to_string()).or_insert_with(SparsityPolicy::dense);
+        }
+        self
+    }
+
+    /// The policy of a module (dense when the config has none).
+    pub fn policy(&self, module: &str) -> SparsityPolicy {
+        self.sparsity.get(module).cloned().unwrap_or_else(SparsityPolicy::dense)
+    }
+
+    pub fn to_toml(&self) -> Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+/// `a.b.c=value`: sets a nested key, creating tables on the way. The value is parsed as a TOML value
+/// (`0.1`, `true`, `"x"`, `[1, 2]`), and taken as a plain string when it does not parse.
+fn apply_override(tree: &mut toml::Table, spec: &str) -> Result<()> {
+    let (path, raw) = spec.split_once('=').with_context(|| format!("--set {spec}: expected key.path=value"))?;
+    let keys: Vec<&str> = path.trim().split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        bail!("--set {spec}: empty key in {path:?}");
+    }
+    let value = parse_value(raw.trim());
+    let mut table = tree;
+    for key in &keys[..keys.len() - 1] {
+        let entry = table.entry(key.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry.as_table_mut().with_context(|| format!("--set {spec}: {key} is not a table"))?;
+    }
+    table.insert(keys[keys.len() - 1].to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&doc) {
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+/// toml's errors span several lines with a source excerpt; the CLI promises one line.
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect();
+    lines.join(" ").replace("  ", " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_sets_nested_keys_with_typed_values() {
+        let mut t: toml::Table = toml::from_str("[run]\nseed = 1").unwrap();
+        apply_override(&mut t, "run.seed=7").unwrap();
+        apply_override(&mut t, "dqn.gamma=0.9").unwrap();
+        apply_override(&mut t, "run.env=Pendulum-v1").unwrap();
+        assert_eq!(t["run"]["seed"].as_integer(), Some(7));
+        assert_eq!(t["dqn"]["gamma"].as_float(), Some(0.9));
+        assert_eq!(t["run"]["env"].as_str(), Some("Pendulum-v1"));
+        assert!(apply_override(&mut t, "noequals").is_err());
+        assert!(apply_override(&mut t, "run.seed.x=1").is_err());
+    }
+}

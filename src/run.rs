@@ -1,0 +1,220 @@
+//! One training run: env + agent + loop, with TensorBoard scalars, periodic greedy evaluation, checkpoints
+//! at episode boundaries (so a resumed run continues the same curve) and `summary.json` at the end.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rand::{RngCore, SeedableRng};
+use sparse_rl_agents::agent::Agent;
+use sparse_rl_envs::{Action, Env};
+
+use crate::backend::build_agent;
+use crate::checkpoint::{self, LoopState};
+use crate::config::Config;
+use crate::log::progress::Progress;
+use crate::log::summary::{EvalSummary, FlopsSummary, ModuleSummary, Summary};
+use crate::log::tensorboard::Scalars;
+
+/// Where a run starts from.
+pub enum Start {
+    /// A new run directory (must not exist yet, or be empty).
+    Fresh { out: PathBuf },
+    /// Continue the run in this directory from `checkpoints/latest`.
+    Resume { run: PathBuf },
+}
+
+/// Greedy evaluation result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub returns: Vec<f64>,
+}
+
+impl Evaluation {
+    pub fn mean(&self) -> f64 {
+        self.returns.iter().sum::<f64>() / self.returns.len() as f64
+    }
+    pub fn std(&self) -> f64 {
+        let m = self.mean();
+        (self.returns.iter().map(|r| (r - m).powi(2)).sum::<f64>() / self.returns.len() as f64).sqrt()
+    }
+}
+
+/// Trains as the config says; returns the summary also written to `summary.json`. With `pause_at`, the run
+/// stops at the first episode end at or after that step, writes `checkpoints/latest` and returns `None`
+/// (a preemptible job's time slice); `--resume` continues it on the same curve.
+pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<Summary>> {
+    let config = config.resolved();
+    let (run_dir, resumed) = match start {
+        Start::Fresh { out } => {
+            if out.exists() && fs::read_dir(&out)?.next().is_some() {
+                bail!("output directory {} exists and is not empty (use --resume to continue it)", out.display());
+            }
+            fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            fs::write(out.join("config.toml"), config.to_toml()?)?;
+            (out, false)
+        }
+        Start::Resume { run } => (run, true),
+    };
+    let run = &config.run;
+    let mut env = sparse_rl_envs::make(&run.env)?;
+    let mut eval_env = sparse_rl_envs::make(&run.env)?;
+    let mut agent = build_agent(&config, env.as_ref())?;
+    let mut state = LoopState {
+        step: 0,
+        episodes: 0,
+        seed_rng: rand_pcg::Pcg64Mcg::seed_from_u64(run.seed),
+        best_eval: None,
+        wall_seconds: 0.0,
+    };
+    if resumed {
+        let dir = checkpoint::dir(&run_dir, "latest");
+        state = checkpoint::read_state(&dir)?;
+        agent.load(&dir).with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+        truncate_episodes(&run_dir.join("episodes.csv"), state.episodes)?;
+    }
+    let mut scalars = Scalars::new(&run_dir);
+    let mut returns_log =
+        fs::OpenOptions::new().create(true).append(true).open(run_dir.join("episodes.csv")).context("episodes.csv")?;
+    let progress = Progress::new(run.total_steps, state.step);
+    let started = Instant::now();
+    let wall_before = state.wall_seconds;
+    let step_at_start = state.step;
+    let mut recent: Vec<f64> = Vec::new();
+    let mut last_checkpoint = state.step;
+    let mut last_eval = state.step;
+
+    let (mut obs, _) = env.reset(Some(state.seed_rng.next_u64()));
+    let (mut ep_return, mut ep_len) = (0.0, 0usize);
+    while state.step < run.total_steps {
+        let action = agent.act(&obs, true, state.step);
+        let s = env.step(&action)?;
+        agent.observe(&obs, &action, s.reward, &s.obs, s.terminated);
+        state.step += 1;
+        ep_return += s.reward;
+        ep_len += 1;
+        let metrics = match agent.train(state.step) {
+            Ok(m) => m,
+            Err(e) => {
+                progress.finish();
+                scalars.flush();
+                bail!("training stopped at {e}; the last good checkpoint is in {}", run_dir.join("checkpoints").display());
+            }
+        };
+        if state.step % 100 == 0 {
+            for (tag, value) in metrics {
+                scalars.scalar(tag, value, state.step);
+            }
+        }
+        obs = s.obs;
+        if s.terminated || s.truncated {
+            state.episodes += 1;
+            scalars.scalar("charts/episodic_return", ep_return, state.step);
+            scalars.scalar("charts/episodic_length", ep_len as f64, state.step);
+            writeln!(returns_log, "{},{},{}", state.step, ep_return, ep_len)?;
+            recent.push(ep_return);
+            if recent.len() > 20 {
+                recent.remove(0);
+            }
+            (ep_return, ep_len) = (0.0, 0);
+            let sps = (state.step - step_at_start) as f64 / started.elapsed().as_secs_f64();
+            scalars.scalar("charts/SPS", sps, state.step);
+            progress.update(state.step, sps, Some(recent.iter().sum::<f64>() / recent.len() as f64));
+            for m in agent.modules() {
+                scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, state.step);
+                scalars.scalar(&format!("sparsity/{}/topology_change", m.name), m.topology_change, state.step);
+            }
+            if run.eval_interval > 0 && state.step - last_eval >= run.eval_interval {
+                last_eval = state.step;
+                let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
+                scalars.scalar("eval/return_mean", ev.mean(), state.step);
+                if state.best_eval.is_none_or(|b| ev.mean() > b) {
+                    state.best_eval = Some(ev.mean());
+                    state.wall_seconds = wall_before + started.elapsed().as_secs_f64();
+                    checkpoint::write(&run_dir, "best", &state, |d| Ok(agent.save(d)?))?;
+                }
+            }
+            let pause = pause_at.is_some_and(|p| state.step >= p) && state.step < run.total_steps;
+            if pause || state.step - last_checkpoint >= run.checkpoint_interval || state.step >= run.total_steps {
+                last_checkpoint = state.step;
+                state.wall_seconds = wall_before + started.elapsed().as_secs_f64();
+                checkpoint::write(&run_dir, "latest", &state, |d| Ok(agent.save(d)?))?;
+            }
+            if pause {
+                progress.finish();
+                scalars.flush();
+                return Ok(None);
+            }
+            (obs, _) = env.reset(Some(state.seed_rng.next_u64()));
+        }
+    }
+    progress.finish();
+    let wall = wall_before + started.elapsed().as_secs_f64();
+    let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
+    scalars.scalar("eval/return_mean", ev.mean(), state.step);
+    let flops = agent.flops();
+    scalars.scalar("flops/train_relative_to_dense", flops.train, state.step);
+    scalars.flush();
+    let summary = Summary {
+        algo: format!("{:?}", run.algo).to_lowercase(),
+        env: run.env.clone(),
+        seed: run.seed,
+        total_steps: state.step,
+        wall_seconds: wall,
+        sps: state.step as f64 / wall.max(1e-9),
+        eval: EvalSummary { episodes: ev.returns.len(), return_mean: ev.mean(), return_std: ev.std() },
+        modules: agent
+            .modules()
+            .into_iter()
+            .map(|m| {
+                let s = ModuleSummary { policy: m.policy, density: m.density, params: m.params, nonzero: m.nonzero };
+                (m.name.to_string(), s)
+            })
+            .collect(),
+        flops: FlopsSummary { train_relative_to_dense: flops.train, inference_relative_to_dense: flops.inference },
+    };
+    fs::write(run_dir.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
+    Ok(Some(summary))
+}
+
+/// Keeps the first `episodes` rows of `episodes.csv`: rows written after the checkpoint a run resumes from
+/// are written again by the resumed run.
+fn truncate_episodes(path: &Path, episodes: usize) -> Result<()> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let kept: String = text.lines().take(episodes).map(|l| format!("{l}\n")).collect();
+    fs::write(path, kept).with_context(|| format!("cannot rewrite {}", path.display()))
+}
+
+/// Greedy returns over `episodes` episodes whose reset seeds are fixed by the run seed, so every evaluation
+/// of a run sees the same start states.
+pub fn evaluate(agent: &mut dyn Agent, env: &mut dyn Env, episodes: usize, seed: u64) -> Result<Evaluation> {
+    let mut returns = Vec::with_capacity(episodes);
+    for i in 0..episodes {
+        let (mut obs, _) = env.reset(Some(seed.wrapping_mul(1_000_003).wrapping_add(1_000_000 + i as u64)));
+        let mut total = 0.0;
+        loop {
+            let action: Action = agent.act(&obs, false, 0);
+            let s = env.step(&action)?;
+            total += s.reward;
+            if s.terminated || s.truncated {
+                break;
+            }
+            obs = s.obs;
+        }
+        returns.push(total);
+    }
+    Ok(Evaluation { returns })
+}
+
+/// Loads a run's config and a checkpoint, and evaluates it greedily.
+pub fn eval_run(run_dir: &Path, which: &str, episodes: usize) -> Result<Evaluation> {
+    let config = Config::load(&run_dir.join("config.toml"), &[])?;
+    let mut env = sparse_rl_envs::make(&config.run.env)?;
+    let mut agent = build_agent(&config, env.as_ref())?;
+    let dir = checkpoint::dir(run_dir, which);
+    checkpoint::read_state(&dir)?;
+    agent.load(&dir).with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+    evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
+}

@@ -1,0 +1,15 @@
+//! Helpers shared by the end-to-end tests.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use sparse_rl::config::Config;
+
+/// A small DQN CartPole config that trains in a second or two.
+pub fn tiny_dqn(extra: &str) -> Config {
+    let text = format!(
+        "[run]\nalgo = \"dqn\"\nenv = \"CartPole-v1\"\ntotal_steps = 3000\nseed = 3\neval_interval = 1000\n\
+         eval_episodes = 2\ncheckpoint_interval = 500\n\
+         [dqn]\nlearning_starts = 500\ntrain_frequency = 2\ntarget_network_frequency = 100\nbatch_size = 32\n{extra}"
+    );
+    Config::parse(&text, &[]).expect("tiny config is valid")
+}
