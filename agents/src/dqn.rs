@@ -192,6 +192,7 @@ impl<B: AutodiffBackend> Dqn<B> {
         ];
         sparsity[0].init(online.encoder.sparse_layers_mut(), &mut rng)?;
         sparsity[1].init(online.head.sparse_layers_mut(), &mut rng)?;
+        crate::target::materialize(&online);
         let optim = AdamConfig::new().with_epsilon(config.adam_eps as f32).init();
         Ok(Self {
             target: online.valid(),

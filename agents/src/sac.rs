@@ -207,6 +207,8 @@ impl<B: AutodiffBackend> Sac<B> {
         sparsity[0].init(qnets.encoder.sparse_layers_mut(), &mut rng)?;
         sparsity[1].init(qnets.critic_layers_mut(), &mut rng)?;
         sparsity[2].init(actor.sparse_layers_mut(), &mut rng)?;
+        crate::target::materialize(&qnets);
+        crate::target::materialize(&actor);
         let log_alpha = if config.autotune { 0.0 } else { config.alpha.ln() as f32 };
         let temperature = Temperature { log_alpha: Param::from_tensor(vector::<B>(&[log_alpha], &device)) };
         let adam = || AdamConfig::new().with_epsilon(config.adam_eps as f32);

@@ -19,6 +19,19 @@ pub fn soft_update<B: Backend, M: Module<B>>(target: M, online: &M, tau: f64, co
     target.map(&mut blend)
 }
 
+/// Initialises every parameter of `module` now. burn initialises parameters lazily, and each clone (or
+/// `valid()` copy) of an uninitialised parameter would draw its own values: a target network must start as
+/// an exact copy.
+pub fn materialize<B: Backend, M: Module<B>>(module: &M) {
+    struct Touch;
+    impl<B: Backend> ModuleVisitor<B> for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+}
+
 struct Collect<B: Backend> {
     values: HashMap<ParamId, Tensor<B, 1>>,
 }
@@ -58,6 +71,7 @@ mod tests {
     fn polyak_blends_weights_and_copies_masks() {
         let device = Default::default();
         let online = MaskedLinearConfig::new(3, 2).init::<NdArray>(&device);
+        materialize(&online);
         let target = online.clone();
         let shifted = online.clone().map(&mut Shift);
         let copied: HashSet<ParamId> = [shifted.mask.id].into();

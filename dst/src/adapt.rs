@@ -53,7 +53,10 @@ impl BalanceRatio {
         if capacity == 0 {
             return Err("balance ratio queue capacity must be ≥ 1, got 0".into());
         }
-        Ok(Self { capacity, samples: VecDeque::with_capacity(capacity) })
+        Ok(Self {
+            capacity,
+            samples: VecDeque::with_capacity(capacity),
+        })
     }
 
     /// Add a sample, dropping the oldest when full.
@@ -205,10 +208,15 @@ impl AdaptConfig {
     pub fn validate(&self) -> Result<(), String> {
         let (lo, hi) = (self.lower_bound, self.upper_bound);
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-            return Err(format!("adapt.lower_bound ({lo}) must be finite and below adapt.upper_bound ({hi})"));
+            return Err(format!(
+                "adapt.lower_bound ({lo}) must be finite and below adapt.upper_bound ({hi})"
+            ));
         }
         if !(self.density_step > 0.0 && self.density_step <= 1.0) {
-            return Err(format!("adapt.density_step must lie in (0, 1], got {}", self.density_step));
+            return Err(format!(
+                "adapt.density_step must lie in (0, 1], got {}",
+                self.density_step
+            ));
         }
         if self.update_interval() == 0 {
             return Err("adapt.update_interval must be ≥ 1, got 0".into());
@@ -226,7 +234,10 @@ impl AdaptConfig {
             return Err("adapt.sample_interval must be ≥ 1, got 0".into());
         }
         if !(0.0..=1.0).contains(&self.regrow_fraction) {
-            return Err(format!("adapt.regrow_fraction must lie in [0, 1], got {}", self.regrow_fraction));
+            return Err(format!(
+                "adapt.regrow_fraction must lie in [0, 1], got {}",
+                self.regrow_fraction
+            ));
         }
         if self.total_steps == 0 {
             return Err("adapt.total_steps must be ≥ 1, got 0".into());
@@ -281,7 +292,10 @@ impl AdaptController {
                  [{min}, {max}]"
             ));
         }
-        Ok(Self { config, density: initial_density })
+        Ok(Self {
+            config,
+            density: initial_density,
+        })
     }
 
     /// The configuration.
@@ -294,6 +308,11 @@ impl AdaptController {
         self.density
     }
 
+    /// An empty balance-ratio queue of the configured length.
+    pub fn balance_queue(&self) -> BalanceRatio {
+        BalanceRatio::new(self.config.queue_len).expect("queue_len validated")
+    }
+
     /// True at the iterations where a balance-ratio sample should be measured.
     pub fn is_sample_step(&self, step: u64) -> bool {
         step.is_multiple_of(self.config.sample_interval)
@@ -302,7 +321,8 @@ impl AdaptController {
     /// Decide at iteration `step` (iterations completed so far) from the balance-ratio queue, and update
     /// the target density when the action changes it.
     pub fn decide(&mut self, step: u64, balance: &BalanceRatio) -> AdaptAction {
-        let due = step > 0 && step.is_multiple_of(self.config.update_interval()) && step != self.config.total_steps;
+        let due =
+            step > 0 && step.is_multiple_of(self.config.update_interval()) && step != self.config.total_steps;
         let ratio = match balance.value() {
             Some(ratio) if due && balance.is_full() => ratio,
             _ => return AdaptAction::Wait,
@@ -312,16 +332,24 @@ impl AdaptController {
         if ratio >= self.config.upper_bound {
             if from < max - DENSITY_EPS {
                 self.density = (from + self.config.density_step).min(max).max(min);
-                return AdaptAction::Grow { from, to: self.density };
+                return AdaptAction::Grow {
+                    from,
+                    to: self.density,
+                };
             }
             if self.config.variant == AdaptVariant::Strict {
-                return AdaptAction::PruneAndRegrow { fraction: self.regrow_fraction(step) };
+                return AdaptAction::PruneAndRegrow {
+                    fraction: self.regrow_fraction(step),
+                };
             }
             return AdaptAction::Hold;
         }
         if ratio <= self.config.lower_bound && from > min + DENSITY_EPS {
             self.density = (from - self.config.density_step).max(min);
-            return AdaptAction::Shrink { from, to: self.density };
+            return AdaptAction::Shrink {
+                from,
+                to: self.density,
+            };
         }
         AdaptAction::Hold
     }
@@ -331,6 +359,7 @@ impl AdaptController {
     fn regrow_fraction(&self, step: u64) -> f64 {
         let progress = (step as f64 / self.config.total_steps as f64).min(1.0);
         let start = self.config.regrow_fraction;
-        MIN_REGROW_FRACTION + (start - MIN_REGROW_FRACTION) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+        MIN_REGROW_FRACTION
+            + (start - MIN_REGROW_FRACTION) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
     }
 }

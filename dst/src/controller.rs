@@ -93,7 +93,11 @@ impl SparsityController {
         };
         let start_densities = layer_densities(shapes, start, policy.distribution, &keep_dense)?;
         let final_densities = layer_densities(shapes, end, policy.distribution, &keep_dense)?;
-        let active = shapes.iter().zip(&start_densities).map(|(s, &d)| active_count(s.len(), d)).collect();
+        let active = shapes
+            .iter()
+            .zip(&start_densities)
+            .map(|(s, &d)| active_count(s.len(), d))
+            .collect();
         Ok(Self {
             policy: policy.clone(),
             shapes: shapes.to_vec(),
@@ -164,7 +168,11 @@ impl SparsityController {
 
     /// Sets the initial masks (layer densities by the distribution, topology by `init`), zeroes the
     /// inactive weights, and re-draws the active ones under SWI.
-    pub fn init_masks<R: Rng + ?Sized>(&mut self, layers: &mut [LayerTopology], rng: &mut R) -> Result<(), DstError> {
+    pub fn init_masks<R: Rng + ?Sized>(
+        &mut self,
+        layers: &mut [LayerTopology],
+        rng: &mut R,
+    ) -> Result<(), DstError> {
         self.check(layers)?;
         let p = &self.policy;
         for (l, layer) in layers.iter_mut().enumerate() {
@@ -208,9 +216,15 @@ impl SparsityController {
         let mut grown = vec![Vec::new(); n];
         if self.wants_update(step) {
             let p = self.schedule.gradual_progress(step);
-            let alpha = drop_fraction(self.policy.drop_schedule, self.policy.drop_fraction, self.schedule.progress(step));
+            let alpha = drop_fraction(
+                self.policy.drop_schedule,
+                self.policy.drop_fraction,
+                self.schedule.progress(step),
+            );
             match self.policy.kind {
-                PolicyKind::SparseToSparse => self.prune_and_regrow(step, layers, alpha, &mut pruned, &mut grown, rng)?,
+                PolicyKind::SparseToSparse => {
+                    self.prune_and_regrow(step, layers, alpha, &mut pruned, &mut grown, rng)?
+                }
                 PolicyKind::DenseToSparse | PolicyKind::SparseToDense => {
                     for l in 0..n {
                         let d = gradual_density(
@@ -242,7 +256,12 @@ impl SparsityController {
     }
 
     /// Pruning scores of layer `l`, normalised and averaged over updates as the policy says.
-    fn prune_scores<R: Rng + ?Sized>(&mut self, layer: &LayerTopology, l: usize, rng: &mut R) -> Result<Vec<f32>, DstError> {
+    fn prune_scores<R: Rng + ?Sized>(
+        &mut self,
+        layer: &LayerTopology,
+        l: usize,
+        rng: &mut R,
+    ) -> Result<Vec<f32>, DstError> {
         let p = &self.policy;
         let mut s = p.prune.scores(layer, rng)?;
         prune::normalize(&mut s, layer, p.normalization, p.norm_type);
@@ -279,12 +298,30 @@ impl SparsityController {
         }
         let scores = self.prune_scores(layer, l, rng)?;
         let t = self.temperature(step);
-        Ok(select_removals(&active_indices(layer), &scores, k, self.policy.prune_sampling, t, rng))
+        Ok(select_removals(
+            &active_indices(layer),
+            &scores,
+            k,
+            self.policy.prune_sampling,
+            t,
+            rng,
+        ))
     }
 
-    fn growth<R: Rng + ?Sized>(&self, layer: &LayerTopology, k: usize, rng: &mut R) -> Result<Vec<usize>, DstError> {
+    fn growth<R: Rng + ?Sized>(
+        &self,
+        layer: &LayerTopology,
+        k: usize,
+        rng: &mut R,
+    ) -> Result<Vec<usize>, DstError> {
         let scores = self.policy.grow.scores(layer)?;
-        Ok(select_growth(&inactive_indices(layer), &scores, k, self.policy.grow_sampling, rng))
+        Ok(select_growth(
+            &inactive_indices(layer),
+            &scores,
+            k,
+            self.policy.grow_sampling,
+            rng,
+        ))
     }
 
     fn apply_growth<R: Rng + ?Sized>(&mut self, layer: &mut LayerTopology, added: &[usize], rng: &mut R) {
@@ -324,11 +361,12 @@ impl SparsityController {
                 let mut all_scores = Vec::new();
                 let mut candidates = Vec::new();
                 for (l, layer) in layers.iter().enumerate() {
-                    let s = self.prune_scores(layer, l, rng)?;
                     if sparse[l] {
                         candidates.extend(active_indices(layer).into_iter().map(|i| i + offsets[l]));
+                        all_scores.extend(self.prune_scores(layer, l, rng)?);
+                    } else {
+                        all_scores.resize(all_scores.len() + layer.mask.len(), 0.0);
                     }
-                    all_scores.extend(s);
                     offsets.push(all_scores.len());
                 }
                 let k = ceil_k(candidates.len());
@@ -349,20 +387,19 @@ impl SparsityController {
         }
         let mut overlaps = Vec::new();
         for l in 0..layers.len() {
+            pruned[l].extend(&removed[l]);
             let k = counts[l] - layers[l].active();
+            if k == 0 {
+                continue;
+            }
             let added = self.growth(&layers[l], k, rng)?;
             self.apply_growth(&mut layers[l], &added, rng);
             let mut was_removed = vec![false; layers[l].mask.len()];
             removed[l].iter().for_each(|&i| was_removed[i] = true);
-            if k > 0 {
-                overlaps.push(added.iter().filter(|&&i| was_removed[i]).count() as f64 / k as f64);
+            overlaps.push(added.iter().filter(|&&i| was_removed[i]).count() as f64 / k as f64);
+            if let Some(r) = self.running[l].as_mut() {
+                added.iter().for_each(|&i| r[i] = f32::NAN);
             }
-            for &i in &added {
-                if let Some(r) = self.running[l].as_mut() {
-                    r[i] = f32::NAN;
-                }
-            }
-            pruned[l].extend(&removed[l]);
             grown[l].extend(added);
         }
         if self.policy.early_stop && !overlaps.is_empty() && overlaps.iter().all(|&o| o > 0.9) {
@@ -394,7 +431,11 @@ impl SparsityController {
                 grown: grown[l].len(),
                 regrown_same: grown[l].iter().filter(|&&i| was_pruned[i]).count(),
                 active,
-                topology_change: if active == 0 { 0.0 } else { new as f64 / active as f64 },
+                topology_change: if active == 0 {
+                    0.0
+                } else {
+                    new as f64 / active as f64
+                },
                 keep,
             });
             self.active[l] = active;
@@ -404,7 +445,11 @@ impl SparsityController {
             step,
             layers: reports,
             density: self.current_density(),
-            topology_change: if active_total == 0 { 0.0 } else { new_total as f64 / active_total as f64 },
+            topology_change: if active_total == 0 {
+                0.0
+            } else {
+                new_total as f64 / active_total as f64
+            },
             stopped: self.stopped,
         }
     }

@@ -22,7 +22,10 @@ pub fn layer_densities(
     if shapes.iter().any(LayerShape::is_empty) {
         return Err(DstError::new("a sparse layer has no weights (a zero dimension)"));
     }
-    let mut out: Vec<f64> = keep_dense.iter().map(|&d| if d { 1.0 } else { density }).collect();
+    let mut out: Vec<f64> = keep_dense
+        .iter()
+        .map(|&d| if d { 1.0 } else { density })
+        .collect();
     if distribution == Distribution::Uniform || density >= 1.0 {
         return Ok(out);
     }
@@ -37,14 +40,25 @@ pub fn layer_densities(
     let budget: f64 = sparse.iter().map(|&l| density * shapes[l].len() as f64).sum();
     let mut dense = vec![false; shapes.len()];
     loop {
-        let dense_total: f64 = sparse.iter().filter(|&&l| dense[l]).map(|&l| shapes[l].len() as f64).sum();
-        let weighted: f64 =
-            sparse.iter().filter(|&&l| !dense[l]).map(|&l| raw[l] * shapes[l].len() as f64).sum();
+        let dense_total: f64 = sparse
+            .iter()
+            .filter(|&&l| dense[l])
+            .map(|&l| shapes[l].len() as f64)
+            .sum();
+        let weighted: f64 = sparse
+            .iter()
+            .filter(|&&l| !dense[l])
+            .map(|&l| raw[l] * shapes[l].len() as f64)
+            .sum();
         if weighted == 0.0 {
             break;
         }
         let eps = (budget - dense_total) / weighted;
-        let worst = sparse.iter().copied().filter(|&l| !dense[l]).max_by(|&a, &b| raw[a].total_cmp(&raw[b]));
+        let worst = sparse
+            .iter()
+            .copied()
+            .filter(|&l| !dense[l])
+            .max_by(|&a, &b| raw[a].total_cmp(&raw[b]));
         match worst {
             Some(l) if eps * raw[l] > 1.0 => dense[l] = true,
             _ => {
@@ -73,7 +87,11 @@ mod tests {
 
     #[test]
     fn erk_gives_small_layers_more_density() {
-        let shapes = [LayerShape::dense(256, 4), LayerShape::dense(256, 256), LayerShape::dense(2, 256)];
+        let shapes = [
+            LayerShape::dense(256, 4),
+            LayerShape::dense(256, 256),
+            LayerShape::dense(2, 256),
+        ];
         let d = layer_densities(&shapes, 0.1, Distribution::Erk, &[false; 3]).unwrap();
         assert!(d[1] < d[0] && d[1] < d[2], "{d:?}");
         assert!(d.iter().all(|&x| x > 0.0 && x <= 1.0));

@@ -49,14 +49,21 @@ where
     R: Rng + ?Sized,
 {
     grads.resize(layers.len(), None);
-    let mut views: Vec<LayerTopology> =
-        layers.iter().zip(grads).map(|((name, l), g)| l.topology(name, g)).collect();
+    let mut views: Vec<LayerTopology> = layers
+        .iter()
+        .zip(grads)
+        .map(|((name, l), g)| l.topology(name, g))
+        .collect();
     let report = controller.update(step, &mut views, rng)?;
     let mut masks = Vec::with_capacity(layers.len());
     for (((_, layer), view), change) in layers.iter_mut().zip(&views).zip(&report.layers) {
         if change.pruned + change.grown > 0 {
             layer.set_topology(view)?;
-            masks.push(MomentMask { id: layer.weight_id(), layout: layer.param_layout(), keep: change.keep.clone() });
+            masks.push(MomentMask {
+                id: layer.weight_id(),
+                layout: layer.param_layout(),
+                keep: change.keep.clone(),
+            });
         }
     }
     Ok((report, reset_moments(optim, &masks)))

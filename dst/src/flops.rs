@@ -38,7 +38,13 @@ pub struct LayerSpec {
 impl LayerSpec {
     /// A linear layer `n_in → n_out` with bias.
     pub fn linear(n_in: usize, n_out: usize, density: f64) -> Self {
-        Self { fan_in: n_in, fan_out: n_out, positions: 1, bias: true, density }
+        Self {
+            fan_in: n_in,
+            fan_out: n_out,
+            positions: 1,
+            bias: true,
+            density,
+        }
     }
 
     /// A 2-D convolution with bias over an `h_out × w_out` output.
@@ -162,7 +168,10 @@ pub fn flop_report(layers: &[LayerSpec], method: TrainingMethod) -> Result<FlopR
     };
     let train = match method {
         TrainingMethod::Dense | TrainingMethod::Static => 3.0 * f_sparse,
-        TrainingMethod::Rigl { update_interval, update_fraction } => {
+        TrainingMethod::Rigl {
+            update_interval,
+            update_fraction,
+        } => {
             if update_interval == 0 {
                 return Err("flop_report: RigL update_interval must be ≥ 1, got 0".into());
             }
@@ -177,7 +186,12 @@ pub fn flop_report(layers: &[LayerSpec], method: TrainingMethod) -> Result<FlopR
             soft_fraction * 3.0 * f_dense + (1.0 - soft_fraction) * 3.0 * f_sparse
         }
     };
-    Ok(FlopReport { train, train_dense: 3.0 * f_dense, inference: f_sparse, inference_dense: f_dense })
+    Ok(FlopReport {
+        train,
+        train_dense: 3.0 * f_dense,
+        inference: f_sparse,
+        inference_dense: f_dense,
+    })
 }
 
 fn check_fraction(name: &str, value: f64) -> Result<(), String> {

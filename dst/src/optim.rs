@@ -35,13 +35,17 @@ fn keep_adaptive<B: Backend, const D: usize>(
 
 impl<B: Backend> MomentReset<B> for Adam {
     fn keep_moments<const D: usize>(state: AdamState<B, D>, keep: TensorData) -> AdamState<B, D> {
-        AdamState { momentum: keep_adaptive(state.momentum, keep) }
+        AdamState {
+            momentum: keep_adaptive(state.momentum, keep),
+        }
     }
 }
 
 impl<B: Backend> MomentReset<B> for AdamW {
     fn keep_moments<const D: usize>(state: AdamWState<B, D>, keep: TensorData) -> AdamWState<B, D> {
-        AdamWState { momentum: keep_adaptive(state.momentum, keep) }
+        AdamWState {
+            momentum: keep_adaptive(state.momentum, keep),
+        }
     }
 }
 
@@ -58,7 +62,10 @@ pub struct MomentMask {
 
 /// Resets the moments of every entry whose `keep` is false; parameters without optimizer state yet are
 /// left alone.
-pub fn reset_moments<O, M, B>(optim: OptimizerAdaptor<O, M, B>, masks: &[MomentMask]) -> OptimizerAdaptor<O, M, B>
+pub fn reset_moments<O, M, B>(
+    optim: OptimizerAdaptor<O, M, B>,
+    masks: &[MomentMask],
+) -> OptimizerAdaptor<O, M, B>
 where
     O: MomentReset<B::InnerBackend>,
     M: AutodiffModule<B>,
@@ -66,7 +73,9 @@ where
 {
     let mut record = optim.to_record();
     for mask in masks {
-        let Some(rec) = record.remove(&mask.id) else { continue };
+        let Some(rec) = record.remove(&mask.id) else {
+            continue;
+        };
         let ones: Vec<f32> = mask.keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
         let data = mask.layout.to_param_data(&ones);
         let rec = match mask.layout.dims().len() {

@@ -249,7 +249,11 @@ impl Default for SparsityPolicy {
 impl SparsityPolicy {
     /// A dense module.
     pub fn dense() -> Self {
-        Self { kind: PolicyKind::Dense, density: 1.0, ..Self::default() }
+        Self {
+            kind: PolicyKind::Dense,
+            density: 1.0,
+            ..Self::default()
+        }
     }
 
     /// Whether the module's layers are all dense and never change.
@@ -260,7 +264,9 @@ impl SparsityPolicy {
     /// Checks every value; the error names the key and the bad value.
     pub fn validate(&self) -> Result<(), DstError> {
         let bad = |key: &str, value: &dyn std::fmt::Debug, why: &str| {
-            Err(DstError::new(format!("sparsity policy: `{key}` = {value:?} {why}")))
+            Err(DstError::new(format!(
+                "sparsity policy: `{key}` = {value:?} {why}"
+            )))
         };
         let unit_open = |x: f64| x > 0.0 && x <= 1.0;
         if !unit_open(self.density) {
@@ -271,10 +277,18 @@ impl SparsityPolicy {
         }
         match self.kind {
             PolicyKind::DenseToSparse if self.init_density < self.density => {
-                return bad("init_density", &self.init_density, "must be >= `density` for dense-to-sparse");
+                return bad(
+                    "init_density",
+                    &self.init_density,
+                    "must be >= `density` for dense-to-sparse",
+                );
             }
             PolicyKind::SparseToDense if self.init_density >= self.density => {
-                return bad("init_density", &self.init_density, "must be < `density` for sparse-to-dense");
+                return bad(
+                    "init_density",
+                    &self.init_density,
+                    "must be < `density` for sparse-to-dense",
+                );
             }
             _ => {}
         }
@@ -282,10 +296,18 @@ impl SparsityPolicy {
             return bad("update_interval", &self.update_interval, "must be at least 1");
         }
         if !(0.0..=1.0).contains(&self.update_start) {
-            return bad("update_start", &self.update_start, "must be a fraction of training in [0, 1]");
+            return bad(
+                "update_start",
+                &self.update_start,
+                "must be a fraction of training in [0, 1]",
+            );
         }
         if !(0.0..=1.0).contains(&self.update_end) || self.update_end <= self.update_start {
-            return bad("update_end", &self.update_end, "must be in [0, 1] and after `update_start`");
+            return bad(
+                "update_end",
+                &self.update_end,
+                "must be in [0, 1] and after `update_start`",
+            );
         }
         if !(0.0..1.0).contains(&self.drop_fraction) {
             return bad("drop_fraction", &self.drop_fraction, "must be in [0, 1)");
@@ -300,10 +322,18 @@ impl SparsityPolicy {
             return bad("brf_r", &self.brf_r, "must be in (0, 1]");
         }
         if self.temperature.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
-            return bad("temperature", &self.temperature, "must be two positive finite numbers");
+            return bad(
+                "temperature",
+                &self.temperature,
+                "must be two positive finite numbers",
+            );
         }
         if self.prune == PruneCriterion::Set && self.scope == Scope::Global {
-            return bad("scope", &self.scope, "is not defined for `prune = \"set\"` (a per-layer rule)");
+            return bad(
+                "scope",
+                &self.scope,
+                "is not defined for `prune = \"set\"` (a per-layer rule)",
+            );
         }
         Ok(())
     }
@@ -311,5 +341,85 @@ impl SparsityPolicy {
     /// Whether the prune or grow criterion reads the gradient.
     pub fn uses_grad(&self) -> bool {
         self.prune.uses_grad() || self.grow.uses_grad()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SparsityPolicy, String> {
+        let p: SparsityPolicy = toml::from_str(text).map_err(|e| e.to_string())?;
+        p.validate().map_err(|e| e.to_string())?;
+        Ok(p)
+    }
+
+    #[test]
+    fn defaults_are_the_rl_defaults() {
+        let p = parse("").unwrap();
+        assert_eq!(p.kind, PolicyKind::SparseToSparse);
+        assert_eq!(
+            (p.density, p.distribution, p.sparse_output),
+            (0.1, Distribution::Erk, true)
+        );
+        assert_eq!((p.drop_fraction, p.drop_schedule), (0.1, DropSchedule::Cosine));
+        assert_eq!((p.update_interval, p.update_end), (1000, 0.75));
+    }
+
+    #[test]
+    fn a_full_table_parses() {
+        let p = parse(
+            r#"kind = "dense-to-sparse"
+               density = 0.05
+               init_density = 0.5
+               prune = "ri"
+               prune_sampling = "soft"
+               grow = "ch2-l3n"
+               density_schedule = "sigmoid"
+               evolve_during_gradual = true
+               update_interval = 100
+               update_end = 0.8"#,
+        )
+        .unwrap();
+        assert_eq!((p.prune, p.grow), (PruneCriterion::Ri, GrowCriterion::Ch2L3n));
+    }
+
+    #[test]
+    fn unknown_criterion_lists_the_valid_names() {
+        let e = parse(r#"grow = "hebbian""#).unwrap_err();
+        assert!(
+            e.contains("hebbian") && e.contains("gradient") && e.contains("ch3-l3p"),
+            "{e}"
+        );
+        let e = parse(r#"prune = "smallest""#).unwrap_err();
+        assert!(
+            e.contains("magnitude") && e.contains("reciprocal-sensitivity"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let e = parse("densty = 0.2").unwrap_err();
+        assert!(e.contains("densty"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (text, key) in [
+            ("density = 0.0", "density"),
+            ("density = 1.5", "density"),
+            ("update_interval = 0", "update_interval"),
+            ("update_start = 0.5\nupdate_end = 0.4", "update_end"),
+            ("drop_fraction = 1.0", "drop_fraction"),
+            (
+                "kind = \"sparse-to-dense\"\ndensity = 0.5\ninit_density = 0.8",
+                "init_density",
+            ),
+            ("prune = \"set\"\nscope = \"global\"", "scope"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(&format!("`{key}`")), "{text:?} -> {e}");
+        }
     }
 }

@@ -42,13 +42,13 @@ pub fn sample_weighted<R: Rng + ?Sized>(
     k: usize,
     rng: &mut R,
 ) -> Vec<usize> {
-    let mut keyed: Vec<(f32, usize)> = candidates
+    let mut keyed: Vec<(f64, usize)> = candidates
         .iter()
         .filter_map(|&i| {
             let w = weight(i);
             (w > 0.0 && w.is_finite()).then(|| {
                 let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
-                ((u.ln() / w) as f32, i)
+                (u.ln() / w, i)
             })
         })
         .collect();
@@ -56,7 +56,7 @@ pub fn sample_weighted<R: Rng + ?Sized>(
     if k == 0 {
         return Vec::new();
     }
-    let cmp = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0);
+    let cmp = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0);
     if k < keyed.len() {
         keyed.select_nth_unstable_by(k - 1, cmp);
         keyed.truncate(k);
@@ -107,7 +107,10 @@ mod tests {
             assert_ne!(s, vec![0]);
             heavy_first += usize::from(s == vec![2]);
         }
-        assert!((850..950).contains(&heavy_first), "p(heavy) off: {heavy_first}/1000");
+        assert!(
+            (850..950).contains(&heavy_first),
+            "p(heavy) off: {heavy_first}/1000"
+        );
         assert_eq!(sample_weighted(&[0, 1, 2], |i| w[i], 3, &mut rng).len(), 2);
     }
 }

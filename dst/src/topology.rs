@@ -26,7 +26,11 @@ pub struct LayerShape {
 impl LayerShape {
     /// A fully connected [rows × cols] matrix.
     pub fn dense(rows: usize, cols: usize) -> Self {
-        Self { rows, cols, kernel: None }
+        Self {
+            rows,
+            cols,
+            kernel: None,
+        }
     }
 
     /// Number of weights.
@@ -68,7 +72,13 @@ impl LayerTopology {
     /// A fully dense layer with the given weights (mask all ones), mainly for tests and tools.
     pub fn from_dense(name: impl Into<String>, shape: LayerShape, weight: Vec<f32>) -> Self {
         let mask = vec![true; weight.len()];
-        Self { name: name.into(), shape, weight, mask, grad: None }
+        Self {
+            name: name.into(),
+            shape,
+            weight,
+            mask,
+            grad: None,
+        }
     }
 
     /// Output neurons.
@@ -231,8 +241,18 @@ pub(crate) fn read_topology<B: Backend, const D: usize>(
     grad: Option<Vec<f32>>,
 ) -> LayerTopology {
     let weight = layout.to_host(&tensor_to_vec(weight.val()));
-    let mask = layout.to_host(&tensor_to_vec(mask.val())).into_iter().map(|m| m > 0.5).collect();
-    LayerTopology { name: name.to_string(), shape, weight, mask, grad }
+    let mask = layout
+        .to_host(&tensor_to_vec(mask.val()))
+        .into_iter()
+        .map(|m| m > 0.5)
+        .collect();
+    LayerTopology {
+        name: name.to_string(),
+        shape,
+        weight,
+        mask,
+        grad,
+    }
 }
 
 /// Writes a host view into a weight and mask parameter pair, keeping the parameter ids.
@@ -251,8 +271,12 @@ pub(crate) fn write_topology<B: Backend, const D: usize>(
         )));
     }
     let device = weight.val().device();
-    let values: Vec<f32> =
-        topology.weight.iter().zip(&topology.mask).map(|(&w, &m)| if m { w } else { 0.0 }).collect();
+    let values: Vec<f32> = topology
+        .weight
+        .iter()
+        .zip(&topology.mask)
+        .map(|(&w, &m)| if m { w } else { 0.0 })
+        .collect();
     let ones: Vec<f32> = topology.mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
     let w = Tensor::<B, D>::from_data(layout.to_param_data(&values), &device);
     let m = Tensor::<B, D>::from_data(layout.to_param_data(&ones), &device);

@@ -34,7 +34,9 @@ pub fn init_mask<R: Rng + ?Sized>(
     match how {
         TopologyInit::Er => {
             let mut mask = vec![false; rows * cols];
-            sample(rng, rows * cols, n).into_iter().for_each(|i| mask[i] = true);
+            sample(rng, rows * cols, n)
+                .into_iter()
+                .for_each(|i| mask[i] = true);
             mask
         }
         TopologyInit::Bsw => bsw(rows, cols, n, bsw_beta, rng),
@@ -152,10 +154,15 @@ mod tests {
         let mut layer = LayerTopology::from_dense("l", shape, vec![1.0; shape.len()]);
         layer.mask = init_mask(TopologyInit::Er, 200, 100, 2000, 0.0, 1.0, &mut rng);
         sparse_weight_init(&mut layer, &mut rng);
-        let active: Vec<f32> = (0..shape.len()).filter(|&i| layer.mask[i]).map(|i| layer.weight[i]).collect();
+        let active: Vec<f32> = (0..shape.len())
+            .filter(|&i| layer.mask[i])
+            .map(|i| layer.weight[i])
+            .collect();
         let var = active.iter().map(|w| f64::from(w * w)).sum::<f64>() / active.len() as f64;
         let want = 2.0 / (0.1 * 100.0);
         assert!((var / want - 1.0).abs() < 0.1, "variance {var} vs {want}");
-        assert!((0..shape.len()).filter(|&i| !layer.mask[i]).all(|i| layer.weight[i] == 0.0));
+        assert!((0..shape.len())
+            .filter(|&i| !layer.mask[i])
+            .all(|i| layer.weight[i] == 0.0));
     }
 }

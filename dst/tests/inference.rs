@@ -64,7 +64,13 @@ fn run(mlp: &SparseMlp, input: &[f32], batch: usize) -> Vec<f32> {
 fn close(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
     prop_assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "entry {}: {} vs {}", i, x, y);
+        prop_assert!(
+            (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+            "entry {}: {} vs {}",
+            i,
+            x,
+            y
+        );
     }
     Ok(())
 }
@@ -154,10 +160,18 @@ fn burn_layout_export_transposes() {
 
 #[test]
 fn bad_shapes_are_reported() {
-    assert!(CsrLinear::from_dense(2, 2, &[0.0; 3], &[true; 4], None).unwrap_err().contains("rows · cols"));
-    assert!(DenseLinear::new(2, 2, vec![0.0; 4], Some(&[0.0; 3])).unwrap_err().contains("bias has 3"));
-    assert!(DiagonalInference::new(4, 4, vec![1, 1], vec![0.0; 8], None).unwrap_err().contains("twice"));
-    assert!(DiagonalInference::new(4, 4, vec![9], vec![0.0; 4], None).unwrap_err().contains("out of range"));
+    assert!(CsrLinear::from_dense(2, 2, &[0.0; 3], &[true; 4], None)
+        .unwrap_err()
+        .contains("rows · cols"));
+    assert!(DenseLinear::new(2, 2, vec![0.0; 4], Some(&[0.0; 3]))
+        .unwrap_err()
+        .contains("bias has 3"));
+    assert!(DiagonalInference::new(4, 4, vec![1, 1], vec![0.0; 8], None)
+        .unwrap_err()
+        .contains("twice"));
+    assert!(DiagonalInference::new(4, 4, vec![9], vec![0.0; 4], None)
+        .unwrap_err()
+        .contains("out of range"));
     let a = DenseLinear::new(3, 2, vec![0.0; 6], None).unwrap();
     let b = DenseLinear::new(1, 4, vec![0.0; 4], None).unwrap();
     let err = SparseMlp::new(vec![
@@ -169,7 +183,14 @@ fn bad_shapes_are_reported() {
     let mlp = SparseMlp::new(vec![(InferenceLayer::Dense(a), Activation::Identity)]).unwrap();
     let mut buffers = mlp.buffers(4);
     let mut out = vec![0.0; 3 * 5];
-    assert!(mlp.forward(&[0.0; 10], 5, &mut buffers, &mut out).unwrap_err().contains("batch = 5"));
-    let soft = DiagonalLinearConfig::new(4, 4).init::<B>(&Default::default()).unwrap();
-    assert!(DiagonalInference::from_layer(&soft).unwrap_err().contains("freeze"));
+    assert!(mlp
+        .forward(&[0.0; 10], 5, &mut buffers, &mut out)
+        .unwrap_err()
+        .contains("batch = 5"));
+    let soft = DiagonalLinearConfig::new(4, 4)
+        .init::<B>(&Default::default())
+        .unwrap();
+    assert!(DiagonalInference::from_layer(&soft)
+        .unwrap_err()
+        .contains("freeze"));
 }

@@ -51,7 +51,9 @@ impl DiagonalLinearConfig {
         let bound = 1.0 / (d as f64).sqrt();
         let values = Tensor::<B, 2>::random([p, d], Distribution::Uniform(-bound, bound), device);
         let scores = Tensor::<B, 1>::full([p], 1.0 / p as f32, device);
-        let bias = self.bias.then(|| Param::from_tensor(Tensor::zeros([self.d_output], device)));
+        let bias = self
+            .bias
+            .then(|| Param::from_tensor(Tensor::zeros([self.d_output], device)));
         // Placeholder until `freeze` picks the top-K by score.
         let selection = int_tensor::<B>(&(0..k).collect::<Vec<_>>(), device);
         Ok(DiagonalLinear {
@@ -60,7 +62,9 @@ impl DiagonalLinearConfig {
             bias,
             selection: Param::initialized(burn::module::ParamId::new(), selection),
             dense_index: int_tensor::<B>(&dense_gather_index(&pattern), device),
-            phase: PhaseState::new(Phase::Soft { temperature: self.initial_temperature }),
+            phase: PhaseState::new(Phase::Soft {
+                temperature: self.initial_temperature,
+            }),
             out_features: self.d_output,
             in_features: self.d_input,
             active: k,
@@ -125,7 +129,12 @@ impl<B: Backend> DiagonalLinear<B> {
 
     /// The stored diagonal ids (meaningful once frozen), ascending.
     pub fn selection(&self) -> Vec<usize> {
-        self.selection.val().into_data().iter::<i64>().map(|v| v as usize).collect()
+        self.selection
+            .val()
+            .into_data()
+            .iter::<i64>()
+            .map(|v| v as usize)
+            .collect()
     }
 
     /// Set the soft-phase temperature (see [`TemperatureSchedule`](super::TemperatureSchedule)).
@@ -136,6 +145,15 @@ impl<B: Backend> DiagonalLinear<B> {
         }
         self.phase = PhaseState::new(Phase::Soft { temperature });
         Ok(self)
+    }
+
+    /// Move to the phase a [`TemperatureSchedule`](super::TemperatureSchedule) gives for the current step:
+    /// set the temperature while soft, freeze once frozen.
+    pub fn enter(self, phase: Phase) -> Result<Self, String> {
+        match phase {
+            Phase::Soft { temperature } => self.set_temperature(temperature),
+            Phase::Frozen => Ok(self.freeze()),
+        }
     }
 
     /// End the soft phase: keep the top-K diagonals by α (ties to the lower id), zero the values of the
@@ -217,7 +235,9 @@ impl<B: Backend> DiagonalLinear<B> {
             return Err("prune_and_regrow: freeze the diagonal layer first".into());
         }
         if !(0.0..=1.0).contains(&fraction) {
-            return Err(format!("prune_and_regrow: fraction must lie in [0, 1], got fraction = {fraction}"));
+            return Err(format!(
+                "prune_and_regrow: fraction must lie in [0, 1], got fraction = {fraction}"
+            ));
         }
         let pattern = self.pattern();
         let (p, d) = (pattern.num_diagonals(), pattern.diagonal_len());
@@ -236,14 +256,18 @@ impl<B: Backend> DiagonalLinear<B> {
                 by_score.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
                 by_score[..n].to_vec()
             }
-            DiagonalRegrow::Random => {
-                rand::seq::index::sample(rng, inactive.len(), n).into_iter().map(|i| inactive[i]).collect()
-            }
+            DiagonalRegrow::Random => rand::seq::index::sample(rng, inactive.len(), n)
+                .into_iter()
+                .map(|i| inactive[i])
+                .collect(),
         };
         pruned.sort_unstable();
         grown.sort_unstable();
-        let mut chosen: Vec<usize> =
-            selection.into_iter().filter(|q| pruned.binary_search(q).is_err()).chain(grown.clone()).collect();
+        let mut chosen: Vec<usize> = selection
+            .into_iter()
+            .filter(|q| pruned.binary_search(q).is_err())
+            .chain(grown.clone())
+            .collect();
         chosen.sort_unstable();
         let layer = self.store_selection(&chosen, &grown);
         Ok((layer, DiagonalUpdate { pruned, grown }))
@@ -287,7 +311,9 @@ impl<B: Backend> DiagonalLinear<B> {
         let offsets = self.selection.val();
         let k = offsets.dims()[0];
         let device = offsets.device();
-        let along = Tensor::<B, 1, Int>::arange(0..d as i64, &device).reshape([1, d]).repeat_dim(0, k);
+        let along = Tensor::<B, 1, Int>::arange(0..d as i64, &device)
+            .reshape([1, d])
+            .repeat_dim(0, k);
         let shifted = offsets.reshape([k, 1]) + along.clone();
         let (rows, cols) = if pattern.offsets_rows() {
             (shifted.remainder_scalar(self.out_features as i64), along)
@@ -311,7 +337,9 @@ impl<B: Backend> DiagonalLinear<B> {
         let keep = Tensor::<B, 1>::from_data(TensorData::new(keep, [pattern.num_diagonals()]), &device);
         self.values = self.values.map(|v| {
             let require_grad = v.is_require_grad();
-            (v * keep.unsqueeze_dim(1)).detach().set_require_grad(require_grad)
+            (v * keep.unsqueeze_dim(1))
+                .detach()
+                .set_require_grad(require_grad)
         });
         self.selection = self.selection.map(|_| int_tensor::<B>(chosen, &device));
         debug_assert_eq!(chosen.len(), self.active);
@@ -323,7 +351,9 @@ fn check_temperature(temperature: f32) -> Result<(), String> {
     if temperature.is_finite() && temperature > 0.0 {
         Ok(())
     } else {
-        Err(format!("diagonal temperature must be finite and > 0, got temperature = {temperature}"))
+        Err(format!(
+            "diagonal temperature must be finite and > 0, got temperature = {temperature}"
+        ))
     }
 }
 

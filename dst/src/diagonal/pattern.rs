@@ -22,7 +22,10 @@ impl DiagonalPattern {
                  {out_features}, in_features = {in_features}"
             ));
         }
-        Ok(Self { out_features, in_features })
+        Ok(Self {
+            out_features,
+            in_features,
+        })
     }
 
     /// Rows of the weight (`m`).
@@ -54,7 +57,9 @@ impl DiagonalPattern {
     /// (METHODS.md; the authors' `TempSoftmaxDiagLinear` computes `⌈int((1 − s) · m · n) / D⌉`.)
     pub fn active_for_density(&self, density: f64) -> Result<usize, String> {
         if !(density > 0.0 && density <= 1.0) {
-            return Err(format!("diagonal density must lie in (0, 1], got density = {density}"));
+            return Err(format!(
+                "diagonal density must lie in (0, 1], got density = {density}"
+            ));
         }
         let total = (self.out_features * self.in_features) as f64;
         // The small slack keeps e.g. 0.1 · 100 · 100 / 100 = 10.000000000000002 from rounding up to 11.
@@ -87,7 +92,11 @@ impl DiagonalPattern {
     /// (zero elsewhere).
     pub fn to_dense(&self, diagonals: &[usize], values: &[f32]) -> Vec<f32> {
         let d = self.diagonal_len();
-        assert_eq!(values.len(), diagonals.len() * d, "one row of D values per diagonal");
+        assert_eq!(
+            values.len(),
+            diagonals.len() * d,
+            "one row of D values per diagonal"
+        );
         let mut weight = vec![0.0; self.out_features * self.in_features];
         for (k, &p) in diagonals.iter().enumerate() {
             for t in 0..d {
@@ -103,7 +112,10 @@ impl DiagonalPattern {
         let mut seen = vec![false; self.num_diagonals()];
         for &p in diagonals {
             if p >= self.num_diagonals() {
-                return Err(format!("diagonal id {p} out of range (P = {})", self.num_diagonals()));
+                return Err(format!(
+                    "diagonal id {p} out of range (P = {})",
+                    self.num_diagonals()
+                ));
             }
             if std::mem::replace(&mut seen[p], true) {
                 return Err(format!("diagonal id {p} listed twice"));

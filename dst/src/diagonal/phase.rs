@@ -35,7 +35,10 @@ pub struct PhaseState<B: Backend> {
 impl<B: Backend> PhaseState<B> {
     /// Wrap a phase.
     pub fn new(phase: Phase) -> Self {
-        Self { phase, _backend: PhantomData }
+        Self {
+            phase,
+            _backend: PhantomData,
+        }
     }
 }
 
@@ -61,7 +64,11 @@ impl<B: Backend> Module<B> for PhaseState<B> {
     }
 
     fn load_record(self, (frozen, temperature): Self::Record) -> Self {
-        Self::new(if frozen { Phase::Frozen } else { Phase::Soft { temperature } })
+        Self::new(if frozen {
+            Phase::Frozen
+        } else {
+            Phase::Soft { temperature }
+        })
     }
 
     fn into_record(self) -> Self::Record {

@@ -21,7 +21,11 @@ pub struct TemperatureSchedule {
 impl TemperatureSchedule {
     /// The paper's anneal 5.0 → 0.05 over `anneal_steps` steps.
     pub fn paper(anneal_steps: u64) -> Self {
-        Self { start: 5.0, end: 0.05, anneal_steps }
+        Self {
+            start: 5.0,
+            end: 0.05,
+            anneal_steps,
+        }
     }
 
     /// The phase at a step: soft with the cosine temperature before `anneal_steps`, frozen from then on.
@@ -32,6 +36,8 @@ impl TemperatureSchedule {
         let progress = step as f64 / self.anneal_steps as f64;
         let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
         let temperature = self.end as f64 + (self.start as f64 - self.end as f64) * cosine;
-        Phase::Soft { temperature: temperature as f32 }
+        Phase::Soft {
+            temperature: temperature as f32,
+        }
     }
 }

@@ -59,7 +59,14 @@ impl Graph {
                 }
             }
         }
-        Self { rows, cols, row_nb, col_nb, dd, tt }
+        Self {
+            rows,
+            cols,
+            row_nb,
+            col_nb,
+            dd,
+            tt,
+        }
     }
 
     fn is_link(&self, layer: &LayerTopology, u: usize, v: usize) -> bool {
@@ -71,7 +78,9 @@ impl Graph {
 pub fn ch3_l3p(layer: &LayerTopology) -> Vec<f32> {
     let g = Graph::new(layer);
     let max_deg = g.rows.max(g.cols) + 1;
-    let inv_sqrt: Vec<f64> = (0..max_deg).map(|n| if n == 0 { 0.0 } else { 1.0 / (n as f64).sqrt() }).collect();
+    let inv_sqrt: Vec<f64> = (0..max_deg)
+        .map(|n| if n == 0 { 0.0 } else { 1.0 / (n as f64).sqrt() })
+        .collect();
     let mut out = vec![0f32; g.rows * g.cols];
     let mut acc = vec![0f64; g.cols];
     for u in 0..g.rows {

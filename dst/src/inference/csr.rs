@@ -53,7 +53,14 @@ impl CsrLinear {
             }
             indptr.push(values.len() as u32);
         }
-        Ok(Self { rows, cols, indptr, indices, values, bias: bias_or_zeros(bias, rows)? })
+        Ok(Self {
+            rows,
+            cols,
+            indptr,
+            indices,
+            values,
+            bias: bias_or_zeros(bias, rows)?,
+        })
     }
 
     /// Export a masked burn layer in burn's Linear layout: `weight` and `mask` `[d_in, d_out]` (mask
@@ -64,7 +71,11 @@ impl CsrLinear {
         bias: Option<Tensor<B, 1>>,
     ) -> Result<Self, String> {
         if weight.dims() != mask.dims() {
-            return Err(format!("CSR export: weight {:?} and mask {:?} differ in shape", weight.dims(), mask.dims()));
+            return Err(format!(
+                "CSR export: weight {:?} and mask {:?} differ in shape",
+                weight.dims(),
+                mask.dims()
+            ));
         }
         let (rows, cols, weight) = burn_weight_to_row_major(weight);
         let (_, _, mask) = burn_weight_to_row_major(mask);
@@ -110,7 +121,12 @@ impl InferenceLinear for CsrLinear {
 fn gather_dot(values: &[f32], indices: &[u32], x: &[f32]) -> f32 {
     let mut acc = [0.0f32; 4];
     let (v_chunks, i_chunks) = (values.chunks_exact(4), indices.chunks_exact(4));
-    let tail: f32 = v_chunks.remainder().iter().zip(i_chunks.remainder()).map(|(v, &i)| v * x[i as usize]).sum();
+    let tail: f32 = v_chunks
+        .remainder()
+        .iter()
+        .zip(i_chunks.remainder())
+        .map(|(v, &i)| v * x[i as usize])
+        .sum();
     for (v, i) in v_chunks.zip(i_chunks) {
         for j in 0..4 {
             acc[j] += v[j] * x[i[j] as usize];

@@ -17,9 +17,17 @@ impl DenseLinear {
     /// From a row-major `[rows × cols]` weight (rows = out features) and an optional bias.
     pub fn new(rows: usize, cols: usize, weight: Vec<f32>, bias: Option<&[f32]>) -> Result<Self, String> {
         if weight.len() != rows * cols {
-            return Err(format!("dense weight has {} entries, expected rows · cols = {rows} · {cols}", weight.len()));
+            return Err(format!(
+                "dense weight has {} entries, expected rows · cols = {rows} · {cols}",
+                weight.len()
+            ));
         }
-        Ok(Self { rows, cols, weight, bias: bias_or_zeros(bias, rows)? })
+        Ok(Self {
+            rows,
+            cols,
+            weight,
+            bias: bias_or_zeros(bias, rows)?,
+        })
     }
 
     /// From burn tensors in burn's Linear layout (`weight [d_in, d_out]`, `bias [d_out]`).
@@ -41,7 +49,11 @@ impl InferenceLinear for DenseLinear {
 
     fn forward_feature_major(&self, x: &[f32], batch: usize, y: &mut [f32]) {
         if batch == 1 {
-            for ((out, w_row), b) in y.iter_mut().zip(self.weight.chunks_exact(self.cols)).zip(&self.bias) {
+            for ((out, w_row), b) in y
+                .iter_mut()
+                .zip(self.weight.chunks_exact(self.cols))
+                .zip(&self.bias)
+            {
                 *out = b + dot(w_row, x);
             }
             return;
@@ -59,7 +71,12 @@ impl InferenceLinear for DenseLinear {
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (ca, cb) in a_chunks.zip(b_chunks) {
         for i in 0..8 {
             acc[i] += ca[i] * cb[i];

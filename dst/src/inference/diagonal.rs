@@ -51,8 +51,18 @@ impl DiagonalInference {
                 offsets.len()
             ));
         }
-        let runs = offsets.iter().enumerate().flat_map(|(k, &p)| runs_of(&pattern, k, p)).collect();
-        Ok(Self { pattern, offsets, values, bias: bias_or_zeros(bias, out_features)?, runs })
+        let runs = offsets
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &p)| runs_of(&pattern, k, p))
+            .collect();
+        Ok(Self {
+            pattern,
+            offsets,
+            values,
+            bias: bias_or_zeros(bias, out_features)?,
+            runs,
+        })
     }
 
     /// Export a frozen [`DiagonalLinear`].
@@ -61,7 +71,10 @@ impl DiagonalInference {
             return Err("diagonal export: freeze the layer first (the soft phase is dense)".into());
         }
         let pattern = layer.pattern();
-        let bias: Option<Vec<f32>> = layer.bias.as_ref().map(|b| b.val().into_data().iter::<f32>().collect());
+        let bias: Option<Vec<f32>> = layer
+            .bias
+            .as_ref()
+            .map(|b| b.val().into_data().iter::<f32>().collect());
         Self::new(
             pattern.out_features(),
             pattern.in_features(),
@@ -80,13 +93,22 @@ impl DiagonalInference {
 /// Split diagonal `p` (row `k` of the values) where its offset side wraps.
 fn runs_of(pattern: &DiagonalPattern, k: usize, p: usize) -> Vec<Run> {
     let d = pattern.diagonal_len();
-    let wrap_at = if pattern.offsets_rows() { pattern.out_features() } else { pattern.in_features() };
+    let wrap_at = if pattern.offsets_rows() {
+        pattern.out_features()
+    } else {
+        pattern.in_features()
+    };
     let first = d.min(wrap_at - p);
     let mut runs = vec![];
     for (t0, len) in [(0, first), (first, d - first)] {
         if len > 0 {
             let (row, col) = pattern.position(p, t0);
-            runs.push(Run { value_start: k * d + t0, len, row, col });
+            runs.push(Run {
+                value_start: k * d + t0,
+                len,
+                row,
+                col,
+            });
         }
     }
     runs
@@ -112,7 +134,8 @@ impl InferenceLinear for DiagonalInference {
                     *yi += vi * xi;
                 }
             } else {
-                for ((y_block, x_block), &vi) in ys.chunks_exact_mut(batch).zip(xs.chunks_exact(batch)).zip(v) {
+                for ((y_block, x_block), &vi) in ys.chunks_exact_mut(batch).zip(xs.chunks_exact(batch)).zip(v)
+                {
                     super::axpy(vi, x_block, y_block);
                 }
             }

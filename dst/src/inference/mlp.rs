@@ -65,9 +65,15 @@ impl SparseMlp {
             return Err("SparseMlp needs at least one layer".into());
         }
         for (i, pair) in layers.windows(2).enumerate() {
-            let (out, next_in) = (pair[0].0.kernel().out_features(), pair[1].0.kernel().in_features());
+            let (out, next_in) = (
+                pair[0].0.kernel().out_features(),
+                pair[1].0.kernel().in_features(),
+            );
             if out != next_in {
-                return Err(format!("SparseMlp: layer {i} has {out} outputs but layer {} takes {next_in} inputs", i + 1));
+                return Err(format!(
+                    "SparseMlp: layer {i} has {out} outputs but layer {} takes {next_in} inputs",
+                    i + 1
+                ));
             }
         }
         Ok(Self { layers })
@@ -91,7 +97,11 @@ impl SparseMlp {
             .map(|(l, _)| l.kernel().in_features().max(l.kernel().out_features()))
             .max()
             .unwrap_or(0);
-        MlpBuffers { max_batch, front: vec![0.0; widest * max_batch], back: vec![0.0; widest * max_batch] }
+        MlpBuffers {
+            max_batch,
+            front: vec![0.0; widest * max_batch],
+            back: vec![0.0; widest * max_batch],
+        }
     }
 
     /// Forward a row-major `[batch × in]` input into a row-major `[batch × out]` output. Allocation-free.
@@ -104,7 +114,10 @@ impl SparseMlp {
     ) -> Result<(), String> {
         let (n_in, n_out) = (self.in_features(), self.out_features());
         if batch == 0 || batch > buffers.max_batch {
-            return Err(format!("SparseMlp: batch = {batch} outside 1..={}", buffers.max_batch));
+            return Err(format!(
+                "SparseMlp: batch = {batch} outside 1..={}",
+                buffers.max_batch
+            ));
         }
         if input.len() != batch * n_in || output.len() != batch * n_out {
             return Err(format!(

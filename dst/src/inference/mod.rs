@@ -33,9 +33,10 @@ pub trait InferenceLinear {
 /// Check a bias length, or make a zero bias.
 fn bias_or_zeros(bias: Option<&[f32]>, out_features: usize) -> Result<Vec<f32>, String> {
     match bias {
-        Some(b) if b.len() != out_features => {
-            Err(format!("bias has {} entries, expected out_features = {out_features}", b.len()))
-        }
+        Some(b) if b.len() != out_features => Err(format!(
+            "bias has {} entries, expected out_features = {out_features}",
+            b.len()
+        )),
         Some(b) => Ok(b.to_vec()),
         None => Ok(vec![0.0; out_features]),
     }

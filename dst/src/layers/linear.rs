@@ -37,18 +37,29 @@ impl MaskedLinearConfig {
     /// A dense-masked layer with PyTorch's default initialisation (Kaiming-uniform with a = √5, i.e.
     /// U(−1/√d_in, 1/√d_in) for weight and bias), as burn's `Linear`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> MaskedLinear<B> {
-        let init = torch_default_init();
-        let weight = init.init_with([self.d_in, self.d_out], Some(self.d_in), Some(self.d_out), device);
-        let bias =
-            self.bias.then(|| init.init_with([self.d_out], Some(self.d_in), Some(self.d_out), device));
-        let mask = Initializer::Ones.init_with([self.d_in, self.d_out], None, None, device).set_require_grad(false);
+        self.init_with(&torch_default_init(), device)
+    }
+
+    /// A dense-masked layer with weight and bias drawn by `init`.
+    pub fn init_with<B: Backend>(&self, init: &Initializer, device: &B::Device) -> MaskedLinear<B> {
+        let (d_in, d_out) = (self.d_in, self.d_out);
+        let weight = init.init_with([d_in, d_out], Some(d_in), Some(d_out), device);
+        let bias = self
+            .bias
+            .then(|| init.init_with([d_out], Some(d_in), Some(d_out), device));
+        let mask = Initializer::Ones
+            .init_with([d_in, d_out], None, None, device)
+            .set_require_grad(false);
         MaskedLinear { weight, bias, mask }
     }
 }
 
 /// PyTorch's default layer initialisation: Kaiming-uniform with gain 1/√3, bound 1/√fan_in.
 pub(crate) fn torch_default_init() -> Initializer {
-    Initializer::KaimingUniform { gain: 1.0 / 3f64.sqrt(), fan_out_only: false }
+    Initializer::KaimingUniform {
+        gain: 1.0 / 3f64.sqrt(),
+        fan_out_only: false,
+    }
 }
 
 impl<B: Backend> MaskedLinear<B> {
@@ -86,11 +97,21 @@ impl<B: Backend> SparseLayer<B> for MaskedLinear<B> {
     }
 
     fn param_layout(&self) -> ParamLayout {
-        ParamLayout::Transposed { rows: self.d_out(), cols: self.d_in() }
+        ParamLayout::Transposed {
+            rows: self.d_out(),
+            cols: self.d_in(),
+        }
     }
 
     fn topology(&self, name: &str, grad: Option<Vec<f32>>) -> LayerTopology {
-        read_topology(&self.weight, &self.mask, &self.param_layout(), self.shape(), name, grad)
+        read_topology(
+            &self.weight,
+            &self.mask,
+            &self.param_layout(),
+            self.shape(),
+            name,
+            grad,
+        )
     }
 
     fn set_topology(&mut self, topology: &LayerTopology) -> Result<(), DstError> {

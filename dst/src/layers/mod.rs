@@ -1,12 +1,16 @@
 //! Masked layers: a dense weight `W`, a binary mask `M` (a non-trainable `Param`, so it is saved with the
 //! module) and the forward pass with `W ⊙ M`. Biases stay dense.
 
+pub mod conv2d;
+pub mod gru;
 pub mod linear;
 
+pub use conv2d::{MaskedConv2d, MaskedConv2dConfig};
+pub use gru::{MaskedGruCell, MaskedGruCellConfig};
 pub use linear::{MaskedLinear, MaskedLinearConfig};
 
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
 
 /// The effective weight `W ⊙ M`: inactive weights receive exactly zero gradient.
 pub(crate) fn masked<B: Backend, const D: usize>(weight: Tensor<B, D>, mask: Tensor<B, D>) -> Tensor<B, D> {

@@ -55,7 +55,12 @@ impl PruneCriterion {
     pub fn uses_grad(self) -> bool {
         matches!(
             self,
-            Self::Mest | Self::Snip | Self::Taylor | Self::Sensitivity | Self::ReciprocalSensitivity | Self::GradStep
+            Self::Mest
+                | Self::Snip
+                | Self::Taylor
+                | Self::Sensitivity
+                | Self::ReciprocalSensitivity
+                | Self::GradStep
         )
     }
 
@@ -65,7 +70,10 @@ impl PruneCriterion {
         let w = &layer.weight;
         let with_grad = |f: fn(f32, f32) -> f32| -> Result<Vec<f32>, DstError> {
             let g = layer.grad.as_ref().ok_or_else(|| {
-                DstError::new(format!("prune = {self:?} needs the gradient of layer `{}`", layer.name))
+                DstError::new(format!(
+                    "prune = {self:?} needs the gradient of layer `{}`",
+                    layer.name
+                ))
             })?;
             Ok(w.iter().zip(g).map(|(&w, &g)| f(w, g)).collect())
         };
@@ -138,7 +146,11 @@ pub fn select_removals<R: Rng + ?Sized>(
             let weight = |i: usize| f64::from(scores[i]).max(1e-8).powf(temperature);
             let mut keep = sample_weighted(active, weight, keep_n, rng);
             keep.sort_unstable();
-            active.iter().copied().filter(|i| keep.binary_search(i).is_err()).collect()
+            active
+                .iter()
+                .copied()
+                .filter(|i| keep.binary_search(i).is_err())
+                .collect()
         }
     }
 }

@@ -8,7 +8,7 @@
 //!   `PredatorPrey-7x7-4p-2prey-penalty`.
 //!
 //! Both share the action layout NONE, NORTH, SOUTH, WEST, EAST and a sixth, game-specific action (LOAD /
-//! CAPTURE), the joint-action checks of [`check_joint_action`] and the ASCII frame of [`ascii`].
+//! CAPTURE), the joint-action checks (`check_joint_action`) and the ASCII frame (`ascii`).
 
 mod ascii;
 mod foraging;

@@ -1,0 +1,278 @@
+//! The sparsity controller on host views: exact counts, zero inactive weights, schedules of the gradual
+//! kinds, global scope, chain removal and the soft rule.
+
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sparse_rl_dst::grow::GrowCriterion;
+use sparse_rl_dst::policy::{
+    DensitySchedule, Distribution, PolicyKind, Sampling, Scope, SparsityPolicy, TopologyInit, WeightInit,
+};
+use sparse_rl_dst::prune::PruneCriterion;
+use sparse_rl_dst::{LayerShape, LayerTopology, SparsityController};
+
+const PRUNE: [PruneCriterion; 10] = [
+    PruneCriterion::Magnitude,
+    PruneCriterion::Set,
+    PruneCriterion::Random,
+    PruneCriterion::Mest,
+    PruneCriterion::Snip,
+    PruneCriterion::Taylor,
+    PruneCriterion::Sensitivity,
+    PruneCriterion::ReciprocalSensitivity,
+    PruneCriterion::GradStep,
+    PruneCriterion::Ri,
+];
+const GROW: [GrowCriterion; 5] = [
+    GrowCriterion::Random,
+    GrowCriterion::Gradient,
+    GrowCriterion::Ch3L3p,
+    GrowCriterion::Ch3L3n,
+    GrowCriterion::Ch2L3n,
+];
+
+/// An MLP chain of dense host views with random weights and gradients.
+fn chain(dims: &[usize], rng: &mut StdRng) -> Vec<LayerTopology> {
+    dims.windows(2)
+        .enumerate()
+        .map(|(l, w)| {
+            let shape = LayerShape::dense(w[1], w[0]);
+            let weight = (0..shape.len()).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            let mut t = LayerTopology::from_dense(format!("fc{l}"), shape, weight);
+            t.grad = Some((0..shape.len()).map(|_| rng.random_range(-1.0f32..1.0)).collect());
+            t
+        })
+        .collect()
+}
+
+fn shapes(layers: &[LayerTopology]) -> Vec<LayerShape> {
+    layers.iter().map(|l| l.shape).collect()
+}
+
+fn assert_inactive_zero(layers: &[LayerTopology]) {
+    for l in layers {
+        assert!(
+            l.weight.iter().zip(&l.mask).all(|(&w, &m)| m || w == 0.0),
+            "layer {} has a live inactive weight",
+            l.name
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// A prune/grow pair keeps every layer's active count exactly, and pruned weights are zero.
+    #[test]
+    fn prune_grow_pair_keeps_counts_exact(
+        h1 in 3usize..14, h2 in 3usize..14, seed: u64,
+        prune_i in 0usize..10, grow_i in 0usize..5,
+        soft in prop::bool::ANY, global in prop::bool::ANY, chain_removal in prop::bool::ANY,
+        density in 0.1f64..0.7, alpha in 0.05f64..0.6,
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut layers = chain(&[6, h1, h2, 3], &mut rng);
+        let prune = PRUNE[prune_i];
+        let policy = SparsityPolicy {
+            density, prune, grow: GROW[grow_i], drop_fraction: alpha, update_interval: 10, update_end: 1.0,
+            prune_sampling: if soft { Sampling::Soft } else { Sampling::TopK },
+            grow_sampling: if soft { Sampling::Soft } else { Sampling::TopK },
+            scope: if global && prune != PruneCriterion::Set { Scope::Global } else { Scope::Layer },
+            chain_removal,
+            ..Default::default()
+        };
+        let mut ctl = SparsityController::new(&policy, &shapes(&layers), 100).unwrap();
+        ctl.init_masks(&mut layers, &mut rng).unwrap();
+        assert_inactive_zero(&layers);
+        let counts: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
+        prop_assert_eq!(&counts[..], ctl.active_counts());
+        for step in [10, 20] {
+            let before: Vec<Vec<bool>> = layers.iter().map(|l| l.mask.clone()).collect();
+            let report = ctl.update(step, &mut layers, &mut rng).unwrap();
+            let after: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
+            prop_assert_eq!(&after, &counts);
+            assert_inactive_zero(&layers);
+            for (l, layer) in layers.iter().enumerate() {
+                let r = &report.layers[l];
+                prop_assert_eq!(r.pruned, r.grown);
+                // Every connection that left the mask is zero.
+                for ((&was, &is), &w) in before[l].iter().zip(&layer.mask).zip(&layer.weight) {
+                    if was && !is {
+                        prop_assert_eq!(w, 0.0);
+                    }
+                }
+                if !global && !chain_removal && layer.active() < layer.mask.len() {
+                    prop_assert_eq!(r.pruned, (alpha_at(&ctl, step) * counts[l] as f64).ceil() as usize);
+                }
+            }
+        }
+    }
+
+    /// Gradual kinds end exactly at their final layer densities at the last update.
+    #[test]
+    fn gradual_kinds_reach_their_final_density(
+        seed: u64, sigmoid in prop::bool::ANY, to_dense in prop::bool::ANY, interval in 5u64..30,
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut layers = chain(&[8, 12, 4], &mut rng);
+        let (kind, init_density, density) = if to_dense {
+            (PolicyKind::SparseToDense, 0.2, 0.9)
+        } else {
+            (PolicyKind::DenseToSparse, 1.0, 0.15)
+        };
+        let policy = SparsityPolicy {
+            kind, init_density, density, update_interval: interval, update_end: 0.8,
+            density_schedule: if sigmoid { DensitySchedule::Sigmoid } else { DensitySchedule::Cubic },
+            ..Default::default()
+        };
+        let total = 400;
+        let mut ctl = SparsityController::new(&policy, &shapes(&layers), total).unwrap();
+        ctl.init_masks(&mut layers, &mut rng).unwrap();
+        let mut last = ctl.current_density();
+        for step in 0..=total {
+            if ctl.wants_update(step) {
+                ctl.update(step, &mut layers, &mut rng).unwrap();
+                let d = ctl.current_density();
+                prop_assert!(if to_dense { d >= last } else { d <= last }, "density not monotone");
+                last = d;
+                assert_inactive_zero(&layers);
+            }
+        }
+        for (l, layer) in layers.iter().enumerate() {
+            let want = sparse_rl_dst::density::active_count(layer.mask.len(), ctl.final_densities()[l]);
+            prop_assert_eq!(layer.active(), want);
+        }
+    }
+}
+
+fn alpha_at(ctl: &SparsityController, step: u64) -> f64 {
+    let p = ctl.policy();
+    sparse_rl_dst::schedule::drop_fraction(p.drop_schedule, p.drop_fraction, ctl.schedule().progress(step))
+}
+
+#[test]
+fn dense_and_static_policies_never_update() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut layers = chain(&[4, 8, 2], &mut rng);
+    let mut dense = SparsityController::new(&SparsityPolicy::dense(), &shapes(&layers), 100).unwrap();
+    dense.init_masks(&mut layers, &mut rng).unwrap();
+    assert!(layers.iter().all(|l| l.active() == l.mask.len()));
+    let stat = SparsityPolicy {
+        kind: PolicyKind::Static,
+        density: 0.4,
+        ..Default::default()
+    };
+    let mut ctl = SparsityController::new(&stat, &shapes(&layers), 100).unwrap();
+    ctl.init_masks(&mut layers, &mut rng).unwrap();
+    assert!((0..=100).all(|s| !ctl.wants_update(s) && !dense.wants_update(s)));
+    let before = layers.clone();
+    let report = ctl.update(50, &mut layers, &mut rng).unwrap();
+    assert_eq!(layers, before);
+    assert_eq!(report.topology_change, 0.0);
+}
+
+#[test]
+fn dense_output_layer_stays_dense() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let mut layers = chain(&[10, 32, 32, 4], &mut rng);
+    let policy = SparsityPolicy {
+        sparse_output: false,
+        density: 0.2,
+        ..Default::default()
+    };
+    let mut ctl = SparsityController::new(&policy, &shapes(&layers), 100).unwrap();
+    ctl.init_masks(&mut layers, &mut rng).unwrap();
+    assert_eq!(layers[2].active(), layers[2].mask.len());
+    let sparse_total: usize = layers[..2].iter().map(|l| l.mask.len()).sum();
+    let sparse_active: usize = layers[..2].iter().map(LayerTopology::active).sum();
+    assert!((sparse_active as f64 - 0.2 * sparse_total as f64).abs() <= 2.0);
+}
+
+#[test]
+fn rigl_grows_where_the_gradient_is_largest() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut layers = chain(&[20, 10], &mut rng);
+    let policy = SparsityPolicy {
+        density: 0.3,
+        distribution: Distribution::Uniform,
+        grow: GrowCriterion::Gradient,
+        drop_fraction: 0.2,
+        update_interval: 10,
+        update_end: 1.0,
+        ..Default::default()
+    };
+    let mut ctl = SparsityController::new(&policy, &shapes(&layers), 100).unwrap();
+    ctl.init_masks(&mut layers, &mut rng).unwrap();
+    let report = ctl.update(10, &mut layers, &mut rng).unwrap();
+    let l = &layers[0];
+    let g = l.grad.as_ref().unwrap();
+    let grown_min = (0..l.mask.len())
+        .filter(|&i| l.mask[i] && !report.layers[0].keep[i])
+        .map(|i| g[i].abs());
+    let grown_min = grown_min.fold(f32::INFINITY, f32::min);
+    let inactive_max = (0..l.mask.len())
+        .filter(|&i| !l.mask[i])
+        .map(|i| g[i].abs())
+        .fold(0.0, f32::max);
+    assert!(
+        grown_min >= inactive_max,
+        "grew |g| {grown_min} while {inactive_max} stayed out"
+    );
+}
+
+#[test]
+fn swi_and_topology_inits_keep_density() {
+    let mut rng = StdRng::seed_from_u64(8);
+    for init in [TopologyInit::Er, TopologyInit::Bsw, TopologyInit::Brf] {
+        let mut layers = chain(&[30, 40, 5], &mut rng);
+        let policy = SparsityPolicy {
+            init,
+            weight_init: WeightInit::Swi,
+            density: 0.25,
+            ..Default::default()
+        };
+        let mut ctl = SparsityController::new(&policy, &shapes(&layers), 100).unwrap();
+        ctl.init_masks(&mut layers, &mut rng).unwrap();
+        assert_inactive_zero(&layers);
+        let active: usize = layers.iter().map(LayerTopology::active).sum();
+        assert_eq!(active, ctl.active_counts().iter().sum::<usize>(), "{init:?}");
+        assert!(
+            (ctl.current_density() - 0.25).abs() < 0.01,
+            "{init:?}: {}",
+            ctl.current_density()
+        );
+    }
+}
+
+#[test]
+fn early_stop_ends_evolution_when_regrowth_repeats_removal() {
+    // Magnitude pruning + gradient growth where the pruned links carry the largest gradients: the
+    // regrown links are the removed ones (overlap 1), so CHT's early stop fires.
+    let shape = LayerShape::dense(4, 10);
+    let weight: Vec<f32> = (0..40).map(|i| 1.0 + i as f32).collect();
+    let mut layer = LayerTopology::from_dense("l", shape, weight.clone());
+    layer.grad = Some(weight.iter().map(|w| 100.0 - w).collect());
+    let mut layers = vec![layer];
+    let policy = SparsityPolicy {
+        density: 0.5,
+        distribution: Distribution::Uniform,
+        init: TopologyInit::Er,
+        grow: GrowCriterion::Gradient,
+        drop_fraction: 0.2,
+        update_interval: 10,
+        update_end: 1.0,
+        early_stop: true,
+        ..Default::default()
+    };
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut ctl = SparsityController::new(&policy, &[shape], 100).unwrap();
+    ctl.init_masks(&mut layers, &mut rng).unwrap();
+    layers[0].grad = Some(
+        (0..40)
+            .map(|i| if layers[0].mask[i] { 100.0 - weight[i] } else { 0.0 })
+            .collect(),
+    );
+    let report = ctl.update(10, &mut layers, &mut rng).unwrap();
+    assert_eq!(report.layers[0].regrown_same, report.layers[0].grown);
+    assert!(report.stopped && ctl.stopped() && !ctl.wants_update(20));
+}
