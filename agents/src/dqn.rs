@@ -187,7 +187,8 @@ impl<B: AutodiffBackend> Dqn<B> {
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
         let total_updates = total_steps.saturating_sub(config.learning_starts) / config.train_frequency;
         let mut sparsity = [
-            ModuleSparsity::new("encoder", policy("encoder"), &online.encoder.sparse_layers(), total_updates)?,
+            ModuleSparsity::new("encoder", policy("encoder"), &online.encoder.sparse_layers(), total_updates)?
+                .with_positions(online.encoder.positions()),
             ModuleSparsity::new("critic", policy("critic"), &online.head.sparse_layers(), total_updates)?,
         ];
         sparsity[0].init(online.encoder.sparse_layers_mut(), &mut rng)?;

@@ -1,5 +1,5 @@
-//! The encoder module: an MLP for vector observations, or the identity when it has no layers (CleanRL's
-//! SAC). Its output feeds the critic and actor modules.
+//! The encoder module: an MLP for vector observations, a conv net for pixel observations, or the identity
+//! when it has no layers (CleanRL's SAC). Its output feeds the critic and actor modules.
 
 use std::collections::HashSet;
 
@@ -9,19 +9,22 @@ use burn::tensor::Tensor;
 use sparse_rl_dst::topology::SparseLayer;
 use sparse_rl_envs::Space;
 
-use crate::networks::{Mlp, MlpConfig};
+use crate::networks::{param_counts, ConvConfig, ConvEncoder, Mlp, MlpConfig};
 
 /// Which encoder an observation space gets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EncoderConfig {
     /// Vector observations: an MLP with ReLU after every layer.
     Mlp(MlpConfig),
+    /// Pixel observations `[c, h, w]`: three convolutions and a linear layer.
+    Conv(ConvConfig),
     /// No layers: features are the flat observation of this size.
     Identity(usize),
 }
 
 impl EncoderConfig {
-    /// The encoder for `space` with the given hidden sizes (the last is the feature size).
+    /// The encoder for `space`. `hidden`: the MLP's layer sizes (the last is the feature size), or for
+    /// pixels one entry, the feature size of the conv encoder.
     pub fn for_space(space: &Space, hidden: &[usize]) -> Result<Self, String> {
         match space {
             Space::Box { shape, .. } if shape.len() == 1 => Ok(match hidden.split_last() {
@@ -30,51 +33,87 @@ impl EncoderConfig {
                     Self::Mlp(MlpConfig { d_in: shape[0], hidden: rest.to_vec(), d_out: *last, activate_last: true })
                 }
             }),
+            Space::Box { shape, .. } if shape.len() == 3 => {
+                let [features] = hidden else {
+                    return Err(format!("encoder_hidden for pixel observations is one feature size, got {hidden:?}"));
+                };
+                let config = ConvConfig { input: [shape[0], shape[1], shape[2]], features: *features };
+                config.check()?;
+                Ok(Self::Conv(config))
+            }
             other => Err(format!("no encoder for observation space {other}")),
         }
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> Encoder<B> {
-        match self {
-            Self::Mlp(c) => Encoder { mlp: Some(c.init(device)), d_in: c.d_in },
-            Self::Identity(d) => Encoder { mlp: None, d_in: *d },
+        let d_in = match self {
+            Self::Mlp(c) => c.d_in,
+            Self::Conv(c) => c.input.iter().product(),
+            Self::Identity(d) => *d,
+        };
+        Encoder {
+            mlp: if let Self::Mlp(c) = self { Some(c.init(device)) } else { None },
+            conv: if let Self::Conv(c) = self { Some(c.init(device)) } else { None },
+            d_in,
         }
     }
 }
 
-/// The encoder module.
+/// The encoder module (at most one of `mlp` and `conv`; neither is the identity).
 #[derive(Module, Debug)]
 pub struct Encoder<B: Backend> {
     mlp: Option<Mlp<B>>,
+    conv: Option<ConvEncoder<B>>,
     d_in: usize,
 }
 
 impl<B: Backend> Encoder<B> {
     /// Flat observations `[batch, obs_dim]` to features `[batch, d_out]`.
     pub fn forward(&self, obs: Tensor<B, 2>, dense_grad: bool) -> Tensor<B, 2> {
-        match &self.mlp {
-            Some(mlp) => mlp.forward(obs, dense_grad),
-            None => obs,
+        match (&self.mlp, &self.conv) {
+            (Some(mlp), _) => mlp.forward(obs, dense_grad),
+            (_, Some(conv)) => conv.forward(obs, dense_grad),
+            _ => obs,
         }
     }
 
     pub fn d_out(&self) -> usize {
-        self.mlp.as_ref().map_or(self.d_in, Mlp::d_out)
+        match (&self.mlp, &self.conv) {
+            (Some(mlp), _) => mlp.d_out(),
+            (_, Some(conv)) => conv.d_out(),
+            _ => self.d_in,
+        }
     }
 
     pub fn sparse_layers(&self) -> Vec<&dyn SparseLayer<B>> {
-        self.mlp.as_ref().map_or_else(Vec::new, Mlp::sparse_layers)
+        let mut layers = self.mlp.as_ref().map_or_else(Vec::new, Mlp::sparse_layers);
+        layers.extend(self.conv.as_ref().map_or_else(Vec::new, ConvEncoder::sparse_layers));
+        layers
     }
 
     pub fn sparse_layers_mut(&mut self) -> Vec<&mut dyn SparseLayer<B>> {
-        self.mlp.as_mut().map_or_else(Vec::new, Mlp::sparse_layers_mut)
+        let mut layers = self.mlp.as_mut().map_or_else(Vec::new, Mlp::sparse_layers_mut);
+        layers.extend(self.conv.as_mut().map_or_else(Vec::new, ConvEncoder::sparse_layers_mut));
+        layers
     }
 
     pub fn mask_ids(&self) -> HashSet<ParamId> {
-        self.mlp.iter().flat_map(|m| m.layers.iter().map(|l| l.mask.id)).collect()
+        let mut ids = self.mlp.as_ref().map(Mlp::mask_ids).unwrap_or_default();
+        ids.extend(self.conv.as_ref().map(ConvEncoder::mask_ids).unwrap_or_default());
+        ids
+    }
+
+    /// Output positions per example of each sparse layer (convolutions: output h·w), for FLOP counts.
+    pub fn positions(&self) -> Vec<usize> {
+        let convs = self.conv.as_ref().map_or_else(Vec::new, |c| {
+            let [_, h, w] = c.input_shape();
+            ConvConfig { input: [0, h, w], features: 0 }.spatial().iter().map(|[h, w]| h * w).chain([1]).collect()
+        });
+        let mlp = self.mlp.as_ref().map_or(0, |m| m.layers.len());
+        std::iter::repeat_n(1, mlp).chain(convs).collect()
     }
 
     pub fn param_counts(&self) -> (usize, usize) {
-        self.mlp.as_ref().map_or((0, 0), Mlp::param_counts)
+        param_counts(self, &self.mask_ids())
     }
 }

@@ -200,7 +200,8 @@ impl<B: AutodiffBackend> Sac<B> {
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
         let total = total_steps.saturating_sub(config.learning_starts);
         let mut sparsity = [
-            ModuleSparsity::new("encoder", policy("encoder"), &qnets.encoder.sparse_layers(), total)?,
+            ModuleSparsity::new("encoder", policy("encoder"), &qnets.encoder.sparse_layers(), total)?
+                .with_positions(qnets.encoder.positions()),
             ModuleSparsity::new("critic", policy("critic"), &qnets.critic_layers(), total)?,
             ModuleSparsity::new("actor", policy("actor"), &actor.sparse_layers(), total)?,
         ];

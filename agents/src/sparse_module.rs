@@ -23,6 +23,8 @@ pub struct ModuleSparsity {
     name: String,
     policy: SparsityPolicy,
     shapes: Vec<LayerShape>,
+    /// Output positions per example of each layer (convolutions: h·w), for FLOP counts.
+    positions: Vec<usize>,
     controller: Option<SparsityController>,
     topology_change: f64,
 }
@@ -43,7 +45,15 @@ impl ModuleSparsity {
                 .map_err(|e| format!("sparsity.{name}: {e}"))?;
             Some(c)
         };
-        Ok(Self { name: name.to_string(), policy, shapes, controller, topology_change: 0.0 })
+        let positions = vec![1; shapes.len()];
+        Ok(Self { name: name.to_string(), policy, shapes, positions, controller, topology_change: 0.0 })
+    }
+
+    /// Sets the output positions per example of each layer (convolutions), for FLOP counts.
+    pub fn with_positions(mut self, positions: Vec<usize>) -> Self {
+        assert_eq!(positions.len(), self.shapes.len(), "one position count per layer");
+        self.positions = positions;
+        self
     }
 
     /// Sets the initial masks of the module's layers.
@@ -112,7 +122,14 @@ impl ModuleSparsity {
             .shapes
             .iter()
             .zip(controller.active_counts())
-            .map(|(s, &a)| LayerSpec::linear(s.cols, s.rows, a as f64 / s.len() as f64))
+            .zip(&self.positions)
+            .map(|((s, &a), &positions)| LayerSpec {
+                fan_in: s.cols,
+                fan_out: s.rows,
+                positions,
+                bias: true,
+                density: a as f64 / s.len() as f64,
+            })
             .collect();
         let p = &self.policy;
         let method = match p.kind {

@@ -1,6 +1,8 @@
 //! A multilayer perceptron of masked linear layers with ReLU between them.
 
-use burn::module::Module;
+use std::collections::HashSet;
+
+use burn::module::{Module, ParamId};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
@@ -60,12 +62,13 @@ impl<B: Backend> Mlp<B> {
         self.layers.iter().map(|l| l as &dyn SparseLayer<B>).collect()
     }
 
-    /// Parameters (weights + biases) and how many of them are non-zero: for `summary.json`.
+    /// (parameters, non-zero parameters), masks not counted.
     pub fn param_counts(&self) -> (usize, usize) {
-        self.layers.iter().fold((0, 0), |(p, nz), l| {
-            let bias = l.bias.as_ref().map_or(0, |b| b.shape().num_elements());
-            let active = sparse_rl_dst::topology::tensor_to_vec(l.mask.val()).iter().filter(|&&m| m > 0.5).count();
-            (p + l.d_in() * l.d_out() + bias, nz + active + bias)
-        })
+        super::param_counts(self, &self.mask_ids())
+    }
+
+    /// Ids of the masks (not parameters of the model, for counts and target updates).
+    pub fn mask_ids(&self) -> HashSet<ParamId> {
+        self.layers.iter().map(|l| l.mask.id).collect()
     }
 }
