@@ -29,29 +29,36 @@ where
     B::InnerBackend: 'static,
 {
     let run = &config.run;
-    let policies = modules_of(run.algo).iter().map(|m| (m.to_string(), config.policy(m))).collect();
+    let policies = modules_of(run.algo)
+        .iter()
+        .map(|m| (m.to_string(), config.policy(m)))
+        .collect();
     let obs_space = env.observation_space();
     let action_space = env.action_space();
     Ok(match run.algo {
-        Algo::Dqn => Box::new(Dqn::<B>::new(
-            config.dqn.clone().unwrap_or_default(),
-            &policies,
-            &obs_space,
-            &action_space,
-            run.total_steps,
-            run.seed,
-            device,
-        )
-        .map_err(anyhow::Error::msg)?),
-        Algo::Sac => Box::new(Sac::<B>::new(
-            config.sac.clone().unwrap_or_default(),
-            &policies,
-            &obs_space,
-            &action_space,
-            run.total_steps,
-            run.seed,
-            device,
-        )
-        .map_err(anyhow::Error::msg)?),
+        Algo::Dqn => Box::new(
+            Dqn::<B>::new(
+                config.dqn.clone().unwrap_or_default(),
+                &policies,
+                &obs_space,
+                &action_space,
+                run.total_steps,
+                run.seed,
+                device,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        Algo::Sac => Box::new(
+            Sac::<B>::new(
+                config.sac.clone().unwrap_or_default(),
+                &policies,
+                &obs_space,
+                &action_space,
+                run.total_steps,
+                run.seed,
+                device,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
     })
 }

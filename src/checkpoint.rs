@@ -27,7 +27,12 @@ pub fn dir(run: &Path, which: &str) -> PathBuf {
 
 /// Writes a checkpoint named `which` (`latest` or `best`) atomically: `fill` writes into a fresh temporary
 /// directory, which then replaces the old checkpoint by rename.
-pub fn write(run: &Path, which: &str, state: &LoopState, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub fn write(
+    run: &Path,
+    which: &str,
+    state: &LoopState,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     let root = run.join("checkpoints");
     fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let tmp = root.join(format!(".{which}.tmp"));
@@ -74,16 +79,27 @@ mod tests {
             best_eval: None,
             wall_seconds: 1.0,
         };
-        write(run.path(), "latest", &state, |d| Ok(fs::write(d.join("a"), "first")?)).unwrap();
-        let failed = write(run.path(), "latest", &LoopState { step: 9, ..state.clone() }, |_| {
-            anyhow::bail!("disk full")
-        });
+        write(run.path(), "latest", &state, |d| {
+            Ok(fs::write(d.join("a"), "first")?)
+        })
+        .unwrap();
+        let failed = write(
+            run.path(),
+            "latest",
+            &LoopState {
+                step: 9,
+                ..state.clone()
+            },
+            |_| anyhow::bail!("disk full"),
+        );
         assert!(failed.is_err());
         let d = dir(run.path(), "latest");
         assert_eq!(read_state(&d).unwrap().step, 5);
         assert_eq!(fs::read_to_string(d.join("a")).unwrap(), "first");
-        write(run.path(), "latest", &LoopState { step: 9, ..state }, |d| Ok(fs::write(d.join("a"), "second")?))
-            .unwrap();
+        write(run.path(), "latest", &LoopState { step: 9, ..state }, |d| {
+            Ok(fs::write(d.join("a"), "second")?)
+        })
+        .unwrap();
         assert_eq!(read_state(&d).unwrap().step, 9);
         assert_eq!(fs::read_to_string(d.join("a")).unwrap(), "second");
     }

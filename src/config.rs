@@ -89,7 +89,8 @@ impl Config {
     /// Reads `path`, applies `overrides` (`a.b=c`, the value parsed as TOML, else taken as a string),
     /// deserialises and validates.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
         Self::parse(&text, overrides).with_context(|| format!("config {}", path.display()))
     }
 
@@ -99,8 +100,9 @@ impl Config {
         for o in overrides {
             apply_override(&mut tree, o)?;
         }
-        let config: Config =
-            toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| anyhow::anyhow!("{}", one_line(&e)))?;
+        let config: Config = toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}", one_line(&e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -119,29 +121,51 @@ impl Config {
         match run.algo {
             Algo::Dqn => {
                 if !discrete {
-                    bail!("run.algo = \"dqn\" needs a discrete action space, {} has {}", run.env, env.action_space());
+                    bail!(
+                        "run.algo = \"dqn\" needs a discrete action space, {} has {}",
+                        run.env,
+                        env.action_space()
+                    );
                 }
                 if self.sac.is_some() {
                     bail!("[sac] table given for run.algo = \"dqn\"");
                 }
-                self.dqn.clone().unwrap_or_default().validate().map_err(|e| anyhow::anyhow!("dqn.{e}"))?;
+                self.dqn
+                    .clone()
+                    .unwrap_or_default()
+                    .validate()
+                    .map_err(|e| anyhow::anyhow!("dqn.{e}"))?;
             }
             Algo::Sac => {
                 if discrete {
-                    bail!("run.algo = \"sac\" needs a continuous action space, {} has {}", run.env, env.action_space());
+                    bail!(
+                        "run.algo = \"sac\" needs a continuous action space, {} has {}",
+                        run.env,
+                        env.action_space()
+                    );
                 }
                 if self.dqn.is_some() {
                     bail!("[dqn] table given for run.algo = \"sac\"");
                 }
-                self.sac.clone().unwrap_or_default().validate().map_err(|e| anyhow::anyhow!("sac.{e}"))?;
+                self.sac
+                    .clone()
+                    .unwrap_or_default()
+                    .validate()
+                    .map_err(|e| anyhow::anyhow!("sac.{e}"))?;
             }
         }
         let modules = modules_of(run.algo);
         for (name, policy) in &self.sparsity {
             if !modules.contains(&name.as_str()) {
-                bail!("sparsity.{name}: unknown module for {:?}; modules are {}", run.algo, modules.join(", "));
+                bail!(
+                    "sparsity.{name}: unknown module for {:?}; modules are {}",
+                    run.algo,
+                    modules.join(", ")
+                );
             }
-            policy.validate().map_err(|e| anyhow::anyhow!("sparsity.{name}: {e}"))?;
+            policy
+                .validate()
+                .map_err(|e| anyhow::anyhow!("sparsity.{name}: {e}"))?;
         }
         Ok(())
     }
@@ -153,14 +177,19 @@ impl Config {
             Algo::Sac => self.sac = Some(self.sac.unwrap_or_default()),
         }
         for module in modules_of(self.run.algo) {
-            self.sparsity.entry(module.to_string()).or_insert_with(SparsityPolicy::dense);
+            self.sparsity
+                .entry(module.to_string())
+                .or_insert_with(SparsityPolicy::dense);
         }
         self
     }
 
     /// The policy of a module (dense when the config has none).
     pub fn policy(&self, module: &str) -> SparsityPolicy {
-        self.sparsity.get(module).cloned().unwrap_or_else(SparsityPolicy::dense)
+        self.sparsity
+            .get(module)
+            .cloned()
+            .unwrap_or_else(SparsityPolicy::dense)
     }
 
     pub fn to_toml(&self) -> Result<String> {
@@ -171,7 +200,9 @@ impl Config {
 /// `a.b.c=value`: sets a nested key, creating tables on the way. The value is parsed as a TOML value
 /// (`0.1`, `true`, `"x"`, `[1, 2]`), and taken as a plain string when it does not parse.
 fn apply_override(tree: &mut toml::Table, spec: &str) -> Result<()> {
-    let (path, raw) = spec.split_once('=').with_context(|| format!("--set {spec}: expected key.path=value"))?;
+    let (path, raw) = spec
+        .split_once('=')
+        .with_context(|| format!("--set {spec}: expected key.path=value"))?;
     let keys: Vec<&str> = path.trim().split('.').collect();
     if keys.iter().any(|k| k.is_empty()) {
         bail!("--set {spec}: empty key in {path:?}");
@@ -179,8 +210,12 @@ fn apply_override(tree: &mut toml::Table, spec: &str) -> Result<()> {
     let value = parse_value(raw.trim());
     let mut table = tree;
     for key in &keys[..keys.len() - 1] {
-        let entry = table.entry(key.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        table = entry.as_table_mut().with_context(|| format!("--set {spec}: {key} is not a table"))?;
+        let entry = table
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .with_context(|| format!("--set {spec}: {key} is not a table"))?;
     }
     table.insert(keys[keys.len() - 1].to_string(), value);
     Ok(())
@@ -197,7 +232,11 @@ fn parse_value(raw: &str) -> toml::Value {
 /// toml's errors span several lines with a source excerpt; the CLI promises one line.
 fn one_line(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|'))
+        .collect();
     lines.join(" ").replace("  ", " ")
 }
 

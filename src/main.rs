@@ -68,7 +68,15 @@ fn main() {
 
 fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Train { config, overrides, seed, out, device, resume, pause_at } => {
+        Command::Train {
+            config,
+            overrides,
+            seed,
+            out,
+            device,
+            resume,
+            pause_at,
+        } => {
             let summary = if let Some(run_dir) = resume {
                 let config = Config::load(&run_dir.join("config.toml"), &[])
                     .with_context(|| format!("cannot resume {}", run_dir.display()))?;
@@ -85,7 +93,10 @@ fn dispatch(command: Command) -> Result<()> {
                 let config = Config::load(&path, &overrides)?;
                 let out = out.unwrap_or_else(|| default_out(&path, config.run.seed));
                 if matches!(device, Some(Device::Cpu)) && config.run.backend == BackendName::Cuda {
-                    anyhow::bail!("--device cpu contradicts run.backend = \"cuda\" in {}", path.display());
+                    anyhow::bail!(
+                        "--device cpu contradicts run.backend = \"cuda\" in {}",
+                        path.display()
+                    );
                 }
                 eprintln!("run directory: {}", out.display());
                 run::train(config, Start::Fresh { out }, pause_at)?
@@ -95,7 +106,11 @@ fn dispatch(command: Command) -> Result<()> {
                 None => eprintln!("paused; continue with --resume"),
             }
         }
-        Command::Eval { run, episodes, checkpoint } => {
+        Command::Eval {
+            run,
+            episodes,
+            checkpoint,
+        } => {
             let ev = run::eval_run(&run, &checkpoint, episodes)?;
             let json = serde_json::json!({
                 "run": run, "checkpoint": checkpoint, "episodes": ev.returns.len(),
@@ -106,7 +121,10 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Envs => {
             println!("{:<32} {:<13} {:<44} action", "id", "kind", "observation");
             for spec in sparse_rl_envs::registered() {
-                println!("{:<32} {:<13} {:<44} {}", spec.id, spec.kind, spec.observation, spec.action);
+                println!(
+                    "{:<32} {:<13} {:<44} {}",
+                    spec.id, spec.kind, spec.observation, spec.action
+                );
             }
         }
     }
@@ -114,7 +132,11 @@ fn dispatch(command: Command) -> Result<()> {
 }
 
 fn default_out(config: &std::path::Path, seed: u64) -> PathBuf {
-    let name = config.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let name = config
+        .file_stem()
+        .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     PathBuf::from("runs").join(format!("{name}-{seed}-{stamp}"))
 }

@@ -50,7 +50,10 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     let (run_dir, resumed) = match start {
         Start::Fresh { out } => {
             if out.exists() && fs::read_dir(&out)?.next().is_some() {
-                bail!("output directory {} exists and is not empty (use --resume to continue it)", out.display());
+                bail!(
+                    "output directory {} exists and is not empty (use --resume to continue it)",
+                    out.display()
+                );
             }
             fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             fs::write(out.join("config.toml"), config.to_toml()?)?;
@@ -72,12 +75,17 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     if resumed {
         let dir = checkpoint::dir(&run_dir, "latest");
         state = checkpoint::read_state(&dir)?;
-        agent.load(&dir).with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+        agent
+            .load(&dir)
+            .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
         truncate_episodes(&run_dir.join("episodes.csv"), state.episodes)?;
     }
     let mut scalars = Scalars::new(&run_dir);
-    let mut returns_log =
-        fs::OpenOptions::new().create(true).append(true).open(run_dir.join("episodes.csv")).context("episodes.csv")?;
+    let mut returns_log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join("episodes.csv"))
+        .context("episodes.csv")?;
     let progress = Progress::new(run.total_steps, state.step);
     let started = Instant::now();
     let wall_before = state.wall_seconds;
@@ -100,7 +108,10 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
             Err(e) => {
                 progress.finish();
                 scalars.flush();
-                bail!("training stopped at {e}; the last good checkpoint is in {}", run_dir.join("checkpoints").display());
+                bail!(
+                    "training stopped at {e}; the last good checkpoint is in {}",
+                    run_dir.join("checkpoints").display()
+                );
             }
         };
         if state.step % 100 == 0 {
@@ -121,10 +132,18 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
             (ep_return, ep_len) = (0.0, 0);
             let sps = (state.step - step_at_start) as f64 / started.elapsed().as_secs_f64();
             scalars.scalar("charts/SPS", sps, state.step);
-            progress.update(state.step, sps, Some(recent.iter().sum::<f64>() / recent.len() as f64));
+            progress.update(
+                state.step,
+                sps,
+                Some(recent.iter().sum::<f64>() / recent.len() as f64),
+            );
             for m in agent.modules() {
                 scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, state.step);
-                scalars.scalar(&format!("sparsity/{}/topology_change", m.name), m.topology_change, state.step);
+                scalars.scalar(
+                    &format!("sparsity/{}/topology_change", m.name),
+                    m.topology_change,
+                    state.step,
+                );
             }
             if run.eval_interval > 0 && state.step - last_eval >= run.eval_interval {
                 last_eval = state.step;
@@ -137,7 +156,10 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
                 }
             }
             let pause = pause_at.is_some_and(|p| state.step >= p) && state.step < run.total_steps;
-            if pause || state.step - last_checkpoint >= run.checkpoint_interval || state.step >= run.total_steps {
+            if pause
+                || state.step - last_checkpoint >= run.checkpoint_interval
+                || state.step >= run.total_steps
+            {
                 last_checkpoint = state.step;
                 state.wall_seconds = wall_before + started.elapsed().as_secs_f64();
                 checkpoint::write(&run_dir, "latest", &state, |d| Ok(agent.save(d)?))?;
@@ -164,18 +186,33 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
         total_steps: state.step,
         wall_seconds: wall,
         sps: state.step as f64 / wall.max(1e-9),
-        eval: EvalSummary { episodes: ev.returns.len(), return_mean: ev.mean(), return_std: ev.std() },
+        eval: EvalSummary {
+            episodes: ev.returns.len(),
+            return_mean: ev.mean(),
+            return_std: ev.std(),
+        },
         modules: agent
             .modules()
             .into_iter()
             .map(|m| {
-                let s = ModuleSummary { policy: m.policy, density: m.density, params: m.params, nonzero: m.nonzero };
+                let s = ModuleSummary {
+                    policy: m.policy,
+                    density: m.density,
+                    params: m.params,
+                    nonzero: m.nonzero,
+                };
                 (m.name.to_string(), s)
             })
             .collect(),
-        flops: FlopsSummary { train_relative_to_dense: flops.train, inference_relative_to_dense: flops.inference },
+        flops: FlopsSummary {
+            train_relative_to_dense: flops.train,
+            inference_relative_to_dense: flops.inference,
+        },
     };
-    fs::write(run_dir.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
+    fs::write(
+        run_dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
     Ok(Some(summary))
 }
 
@@ -192,7 +229,9 @@ fn truncate_episodes(path: &Path, episodes: usize) -> Result<()> {
 pub fn evaluate(agent: &mut dyn Agent, env: &mut dyn Env, episodes: usize, seed: u64) -> Result<Evaluation> {
     let mut returns = Vec::with_capacity(episodes);
     for i in 0..episodes {
-        let (mut obs, _) = env.reset(Some(seed.wrapping_mul(1_000_003).wrapping_add(1_000_000 + i as u64)));
+        let (mut obs, _) = env.reset(Some(
+            seed.wrapping_mul(1_000_003).wrapping_add(1_000_000 + i as u64),
+        ));
         let mut total = 0.0;
         loop {
             let action: Action = agent.act(&obs, false, 0);
@@ -215,6 +254,8 @@ pub fn eval_run(run_dir: &Path, which: &str, episodes: usize) -> Result<Evaluati
     let mut agent = build_agent(&config, env.as_ref())?;
     let dir = checkpoint::dir(run_dir, which);
     checkpoint::read_state(&dir)?;
-    agent.load(&dir).with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+    agent
+        .load(&dir)
+        .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
     evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
 }

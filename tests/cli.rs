@@ -5,16 +5,32 @@ use std::path::Path;
 use std::process::Command;
 
 fn sparse_rl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sparse-rl")).args(args).output().expect("binary runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn train_with(config: &str, dir: &Path) -> (i32, String) {
     let path = dir.join("c.toml");
     std::fs::write(&path, config).unwrap();
     let out = dir.join("run");
-    let (code, _, err) = sparse_rl(&["train", "--config", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(!out.exists(), "a rejected config must not create the run directory");
+    let (code, _, err) = sparse_rl(&[
+        "train",
+        "--config",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.exists(),
+        "a rejected config must not create the run directory"
+    );
     (code, err)
 }
 
@@ -55,7 +71,13 @@ fn bad_override_and_missing_file_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, GOOD).unwrap();
-    let (code, _, err) = sparse_rl(&["train", "--config", path.to_str().unwrap(), "--set", "dqn.gamma=2.0"]);
+    let (code, _, err) = sparse_rl(&[
+        "train",
+        "--config",
+        path.to_str().unwrap(),
+        "--set",
+        "dqn.gamma=2.0",
+    ]);
     assert_one_line_error(code, &err, &["dqn.gamma", "2"]);
     let (code, _, err) = sparse_rl(&["train", "--config", "no/such.toml"]);
     assert_one_line_error(code, &err, &["no/such.toml"]);
@@ -65,7 +87,13 @@ fn bad_override_and_missing_file_are_named() {
 fn envs_lists_the_registered_environments() {
     let (code, out, _) = sparse_rl(&["envs"]);
     assert_eq!(code, 0);
-    for id in ["CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0"] {
+    for id in [
+        "CartPole-v1",
+        "Pendulum-v1",
+        "Acrobot-v1",
+        "MountainCar-v0",
+        "MountainCarContinuous-v0",
+    ] {
         assert!(out.contains(id), "{id} missing from:\n{out}");
     }
     assert!(out.contains("Discrete(2)"));

@@ -13,7 +13,11 @@ fn crc32c(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -91,7 +95,10 @@ fn scalars(path: &Path) -> BTreeMap<String, Vec<(i64, f32)>> {
     for (i, rec) in records(&bytes).into_iter().enumerate() {
         let event = fields(rec);
         if i == 0 {
-            let version = event.iter().find(|f| f.0 == 3).expect("first event holds file_version");
+            let version = event
+                .iter()
+                .find(|f| f.0 == 3)
+                .expect("first event holds file_version");
             assert!(String::from_utf8_lossy(&version.2).starts_with("brain.Event:"));
             continue;
         }
@@ -101,7 +108,9 @@ fn scalars(path: &Path) -> BTreeMap<String, Vec<(i64, f32)>> {
                 let v = fields(&value.2);
                 let tag = String::from_utf8(v.iter().find(|f| f.0 == 1).unwrap().2.clone()).unwrap();
                 let x = v.iter().find(|f| f.0 == 2 && f.1 == 5).expect("simple_value");
-                out.entry(tag).or_default().push((step, f32::from_le_bytes(x.2[..4].try_into().unwrap())));
+                out.entry(tag)
+                    .or_default()
+                    .push((step, f32::from_le_bytes(x.2[..4].try_into().unwrap())));
             }
         }
     }
@@ -117,17 +126,36 @@ fn crc32c_matches_the_standard_check_value() {
 fn a_run_writes_tensorboard_scalars_that_tensorboard_reads() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let summary = sparse_rl::run::train(common::tiny_dqn(""), sparse_rl::run::Start::Fresh { out: out.clone() }, None)
-        .unwrap()
-        .unwrap();
+    let summary = sparse_rl::run::train(
+        common::tiny_dqn(""),
+        sparse_rl::run::Start::Fresh { out: out.clone() },
+        None,
+    )
+    .unwrap()
+    .unwrap();
     let event_file = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents."))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
         .expect("an event file");
     let tags = scalars(&event_file);
-    for tag in ["charts/episodic_return", "charts/SPS", "charts/epsilon", "losses/td_loss", "eval/return_mean"] {
-        assert!(tags.contains_key(tag), "missing {tag}; have {:?}", tags.keys().collect::<Vec<_>>());
+    for tag in [
+        "charts/episodic_return",
+        "charts/SPS",
+        "charts/epsilon",
+        "losses/td_loss",
+        "eval/return_mean",
+    ] {
+        assert!(
+            tags.contains_key(tag),
+            "missing {tag}; have {:?}",
+            tags.keys().collect::<Vec<_>>()
+        );
     }
     let returns = &tags["charts/episodic_return"];
     let csv = std::fs::read_to_string(out.join("episodes.csv")).unwrap();
@@ -142,7 +170,10 @@ fn a_run_writes_tensorboard_scalars_that_tensorboard_reads() {
          a = E({:?}); a.Reload(); s = a.Scalars('charts/episodic_return'); print(len(s), s[-1].value)",
         out.to_str().unwrap()
     );
-    match std::process::Command::new("python3").args(["-c", &script]).output() {
+    match std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+    {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
             let mut parts = text.split_whitespace();

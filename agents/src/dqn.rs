@@ -107,7 +107,10 @@ impl DqnConfig {
             return Err(format!("{k} must be in [0, 1], got {v}"));
         }
         if !(self.learning_rate > 0.0) {
-            return Err(format!("learning_rate must be positive, got {}", self.learning_rate));
+            return Err(format!(
+                "learning_rate must be positive, got {}",
+                self.learning_rate
+            ));
         }
         if self.encoder_hidden.is_empty() {
             return Err("encoder_hidden must name at least one layer".into());
@@ -125,7 +128,8 @@ pub struct QNetwork<B: Backend> {
 
 impl<B: Backend> QNetwork<B> {
     pub fn forward(&self, obs: Tensor<B, 2>, dense_grad: [bool; 2]) -> Tensor<B, 2> {
-        self.head.forward(self.encoder.forward(obs, dense_grad[0]), dense_grad[1])
+        self.head
+            .forward(self.encoder.forward(obs, dense_grad[0]), dense_grad[1])
     }
 
     fn mask_ids(&self) -> HashSet<ParamId> {
@@ -187,9 +191,19 @@ impl<B: AutodiffBackend> Dqn<B> {
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
         let total_updates = total_steps.saturating_sub(config.learning_starts) / config.train_frequency;
         let mut sparsity = [
-            ModuleSparsity::new("encoder", policy("encoder"), &online.encoder.sparse_layers(), total_updates)?
-                .with_positions(online.encoder.positions()),
-            ModuleSparsity::new("critic", policy("critic"), &online.head.sparse_layers(), total_updates)?,
+            ModuleSparsity::new(
+                "encoder",
+                policy("encoder"),
+                &online.encoder.sparse_layers(),
+                total_updates,
+            )?
+            .with_positions(online.encoder.positions()),
+            ModuleSparsity::new(
+                "critic",
+                policy("critic"),
+                &online.head.sparse_layers(),
+                total_updates,
+            )?,
         ];
         sparsity[0].init(online.encoder.sparse_layers_mut(), &mut rng)?;
         sparsity[1].init(online.head.sparse_layers_mut(), &mut rng)?;
@@ -230,8 +244,12 @@ impl<B: AutodiffBackend> Dqn<B> {
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
         let c = &self.config;
         let u = self.updates;
-        let dense = [self.sparsity[0].needs_dense_grad(u), self.sparsity[1].needs_dense_grad(u)];
-        self.replay.sample_into(c.batch_size, &mut self.rng, &mut self.batch);
+        let dense = [
+            self.sparsity[0].needs_dense_grad(u),
+            self.sparsity[1].needs_dense_grad(u),
+        ];
+        self.replay
+            .sample_into(c.batch_size, &mut self.rng, &mut self.batch);
         let b = &self.batch;
         let n = b.size;
         let obs = matrix::<B>(&b.obs, n, self.obs_dim, &self.device);
@@ -250,7 +268,10 @@ impl<B: AutodiffBackend> Dqn<B> {
         let td_target = rewards + next_value * not_done * c.gamma;
         let td_target = Tensor::<B, 1>::from_inner(td_target);
         let q_all = self.online.forward(obs, dense);
-        let q = q_all.clone().gather(1, index_column::<B>(&b.actions, &self.device)).reshape([n]);
+        let q = q_all
+            .clone()
+            .gather(1, index_column::<B>(&b.actions, &self.device))
+            .reshape([n]);
         let diff = q.clone() - td_target;
         let loss = match c.loss {
             TdLoss::Mse => diff.powf_scalar(2.0).mean(),
@@ -262,21 +283,31 @@ impl<B: AutodiffBackend> Dqn<B> {
         };
         let loss_value = loss.clone().into_scalar().elem::<f64>();
         if !loss_value.is_finite() {
-            return Err(TrainError { step, message: format!("DQN TD loss is {loss_value}") });
+            return Err(TrainError {
+                step,
+                message: format!("DQN TD loss is {loss_value}"),
+            });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.online);
         let host_grads = [
             dense[0].then(|| crate::sparse_module::host_grads(&self.online.encoder.sparse_layers(), &grads)),
             dense[1].then(|| crate::sparse_module::host_grads(&self.online.head.sparse_layers(), &grads)),
         ];
-        self.online = self.optim.step(self.config.learning_rate, self.online.clone(), grads);
+        self.online = self
+            .optim
+            .step(self.config.learning_rate, self.online.clone(), grads);
         let [g_enc, g_head] = host_grads;
-        let topology_error = |e: sparse_rl_dst::DstError| TrainError { step, message: e.to_string() };
+        let topology_error = |e: sparse_rl_dst::DstError| TrainError {
+            step,
+            message: e.to_string(),
+        };
         let mut masks = self.sparsity[0]
             .update(u, self.online.encoder.sparse_layers_mut(), g_enc, &mut self.rng)
             .map_err(topology_error)?;
         masks.extend(
-            self.sparsity[1].update(u, self.online.head.sparse_layers_mut(), g_head, &mut self.rng).map_err(topology_error)?,
+            self.sparsity[1]
+                .update(u, self.online.head.sparse_layers_mut(), g_head, &mut self.rng)
+                .map_err(topology_error)?,
         );
         crate::sparse_module::reset(&mut self.optim, &masks);
         self.updates += 1;
@@ -300,8 +331,16 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
     }
 
     fn observe(&mut self, obs: &[f32], action: &Action, reward: f64, next_obs: &[f32], terminated: bool) {
-        let Action::Discrete(a) = action else { panic!("DQN observed a continuous action") };
-        self.replay.push(Transition { obs, action: &[*a as f32], reward: reward as f32, next_obs, terminated });
+        let Action::Discrete(a) = action else {
+            panic!("DQN observed a continuous action")
+        };
+        self.replay.push(Transition {
+            obs,
+            action: &[*a as f32],
+            reward: reward as f32,
+            next_obs,
+            terminated,
+        });
     }
 
     fn train(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
@@ -337,7 +376,10 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         persist::save_module(&self.online, &dir.join("online"))?;
         persist::save_module(&self.target, &dir.join("target"))?;
         persist::save_optim::<B, _, _>(&self.optim, &dir.join("optim"))?;
-        persist::save_json(&dir.join("agent.json"), &(&self.rng, self.updates, &self.sparsity))?;
+        persist::save_json(
+            &dir.join("agent.json"),
+            &(&self.rng, self.updates, &self.sparsity),
+        )?;
         persist::save_replay(&self.replay, &dir.join("replay.bin"))
     }
 

@@ -29,15 +29,23 @@ impl EncoderConfig {
         match space {
             Space::Box { shape, .. } if shape.len() == 1 => Ok(match hidden.split_last() {
                 None => Self::Identity(shape[0]),
-                Some((last, rest)) => {
-                    Self::Mlp(MlpConfig { d_in: shape[0], hidden: rest.to_vec(), d_out: *last, activate_last: true })
-                }
+                Some((last, rest)) => Self::Mlp(MlpConfig {
+                    d_in: shape[0],
+                    hidden: rest.to_vec(),
+                    d_out: *last,
+                    activate_last: true,
+                }),
             }),
             Space::Box { shape, .. } if shape.len() == 3 => {
                 let [features] = hidden else {
-                    return Err(format!("encoder_hidden for pixel observations is one feature size, got {hidden:?}"));
+                    return Err(format!(
+                        "encoder_hidden for pixel observations is one feature size, got {hidden:?}"
+                    ));
                 };
-                let config = ConvConfig { input: [shape[0], shape[1], shape[2]], features: *features };
+                let config = ConvConfig {
+                    input: [shape[0], shape[1], shape[2]],
+                    features: *features,
+                };
                 config.check()?;
                 Ok(Self::Conv(config))
             }
@@ -52,8 +60,16 @@ impl EncoderConfig {
             Self::Identity(d) => *d,
         };
         Encoder {
-            mlp: if let Self::Mlp(c) = self { Some(c.init(device)) } else { None },
-            conv: if let Self::Conv(c) = self { Some(c.init(device)) } else { None },
+            mlp: if let Self::Mlp(c) = self {
+                Some(c.init(device))
+            } else {
+                None
+            },
+            conv: if let Self::Conv(c) = self {
+                Some(c.init(device))
+            } else {
+                None
+            },
             d_in,
         }
     }
@@ -87,13 +103,21 @@ impl<B: Backend> Encoder<B> {
 
     pub fn sparse_layers(&self) -> Vec<&dyn SparseLayer<B>> {
         let mut layers = self.mlp.as_ref().map_or_else(Vec::new, Mlp::sparse_layers);
-        layers.extend(self.conv.as_ref().map_or_else(Vec::new, ConvEncoder::sparse_layers));
+        layers.extend(
+            self.conv
+                .as_ref()
+                .map_or_else(Vec::new, ConvEncoder::sparse_layers),
+        );
         layers
     }
 
     pub fn sparse_layers_mut(&mut self) -> Vec<&mut dyn SparseLayer<B>> {
         let mut layers = self.mlp.as_mut().map_or_else(Vec::new, Mlp::sparse_layers_mut);
-        layers.extend(self.conv.as_mut().map_or_else(Vec::new, ConvEncoder::sparse_layers_mut));
+        layers.extend(
+            self.conv
+                .as_mut()
+                .map_or_else(Vec::new, ConvEncoder::sparse_layers_mut),
+        );
         layers
     }
 
@@ -107,7 +131,15 @@ impl<B: Backend> Encoder<B> {
     pub fn positions(&self) -> Vec<usize> {
         let convs = self.conv.as_ref().map_or_else(Vec::new, |c| {
             let [_, h, w] = c.input_shape();
-            ConvConfig { input: [0, h, w], features: 0 }.spatial().iter().map(|[h, w]| h * w).chain([1]).collect()
+            ConvConfig {
+                input: [0, h, w],
+                features: 0,
+            }
+            .spatial()
+            .iter()
+            .map(|[h, w]| h * w)
+            .chain([1])
+            .collect()
         });
         let mlp = self.mlp.as_ref().map_or(0, |m| m.layers.len());
         std::iter::repeat_n(1, mlp).chain(convs).collect()

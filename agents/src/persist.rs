@@ -23,14 +23,22 @@ fn io_err(e: impl std::fmt::Display) -> Error {
 }
 
 pub fn save_module<B: Backend, M: Module<B>>(module: &M, path: &Path) -> Result<()> {
-    module.clone().save_file(path.to_path_buf(), &recorder()).map_err(io_err)
+    module
+        .clone()
+        .save_file(path.to_path_buf(), &recorder())
+        .map_err(io_err)
 }
 
 pub fn load_module<B: Backend, M: Module<B>>(module: M, path: &Path, device: &B::Device) -> Result<M> {
-    module.load_file(path.to_path_buf(), &recorder(), device).map_err(io_err)
+    module
+        .load_file(path.to_path_buf(), &recorder(), device)
+        .map_err(io_err)
 }
 
-pub fn save_optim<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>>(optim: &O, path: &Path) -> Result<()> {
+pub fn save_optim<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>>(
+    optim: &O,
+    path: &Path,
+) -> Result<()> {
     Recorder::<B>::record(&recorder(), optim.to_record(), path.to_path_buf()).map_err(io_err)
 }
 

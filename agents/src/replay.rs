@@ -87,13 +87,21 @@ impl ReplayBuffer {
         assert!(self.len > 0, "sampling from an empty replay buffer");
         let (o, a) = (self.obs_dim, self.action_dim);
         batch.size = size;
-        for v in [&mut batch.obs, &mut batch.actions, &mut batch.rewards, &mut batch.next_obs, &mut batch.terminated] {
+        for v in [
+            &mut batch.obs,
+            &mut batch.actions,
+            &mut batch.rewards,
+            &mut batch.next_obs,
+            &mut batch.terminated,
+        ] {
             v.clear();
         }
         for _ in 0..size {
             let i = rng.random_range(0..self.len);
             batch.obs.extend_from_slice(&self.obs[i * o..(i + 1) * o]);
-            batch.next_obs.extend_from_slice(&self.next_obs[i * o..(i + 1) * o]);
+            batch
+                .next_obs
+                .extend_from_slice(&self.next_obs[i * o..(i + 1) * o]);
             batch.actions.extend_from_slice(&self.actions[i * a..(i + 1) * a]);
             batch.rewards.push(self.rewards[i]);
             batch.terminated.push(self.terminated[i]);
@@ -105,7 +113,13 @@ impl ReplayBuffer {
         for n in [self.capacity, self.obs_dim, self.action_dim, self.len, self.next] {
             w.write_all(&(n as u64).to_le_bytes())?;
         }
-        for v in [&self.obs, &self.actions, &self.rewards, &self.next_obs, &self.terminated] {
+        for v in [
+            &self.obs,
+            &self.actions,
+            &self.rewards,
+            &self.next_obs,
+            &self.terminated,
+        ] {
             for x in v.iter() {
                 w.write_all(&x.to_le_bytes())?;
             }
@@ -123,13 +137,22 @@ impl ReplayBuffer {
         }
         let [capacity, obs_dim, action_dim, len, next] = header;
         if capacity == 0 || len > capacity || next >= capacity {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt replay buffer header"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "corrupt replay buffer header",
+            ));
         }
         let mut buf = Self::new(capacity, obs_dim, action_dim);
         buf.len = len;
         buf.next = next;
         let mut f = [0u8; 4];
-        for v in [&mut buf.obs, &mut buf.actions, &mut buf.rewards, &mut buf.next_obs, &mut buf.terminated] {
+        for v in [
+            &mut buf.obs,
+            &mut buf.actions,
+            &mut buf.rewards,
+            &mut buf.next_obs,
+            &mut buf.terminated,
+        ] {
             for x in v.iter_mut() {
                 r.read_exact(&mut f)?;
                 *x = f32::from_le_bytes(f);

@@ -93,7 +93,11 @@ impl SacConfig {
                 return Err(format!("{k} must be in [0, 1], got {v}"));
             }
         }
-        for (k, v) in [("policy_lr", self.policy_lr), ("q_lr", self.q_lr), ("alpha", self.alpha)] {
+        for (k, v) in [
+            ("policy_lr", self.policy_lr),
+            ("q_lr", self.q_lr),
+            ("alpha", self.alpha),
+        ] {
             if !(v > 0.0) {
                 return Err(format!("{k} must be positive, got {v}"));
             }
@@ -122,12 +126,22 @@ pub struct QNets<B: Backend> {
 impl<B: Backend> QNets<B> {
     fn q(&self, features: Tensor<B, 2>, actions: Tensor<B, 2>, dense: bool) -> [Tensor<B, 2>; 2] {
         let x = Tensor::cat(vec![features, actions], 1);
-        [self.critic.q1.forward(x.clone(), dense), self.critic.q2.forward(x, dense)]
+        [
+            self.critic.q1.forward(x.clone(), dense),
+            self.critic.q2.forward(x, dense),
+        ]
     }
 
     fn mask_ids(&self) -> HashSet<ParamId> {
         let mut ids = self.encoder.mask_ids();
-        ids.extend(self.critic.q1.layers.iter().chain(&self.critic.q2.layers).map(|l| l.mask.id));
+        ids.extend(
+            self.critic
+                .q1
+                .layers
+                .iter()
+                .chain(&self.critic.q2.layers)
+                .map(|l| l.mask.id),
+        );
         ids
     }
 
@@ -186,22 +200,37 @@ impl<B: AutodiffBackend> Sac<B> {
     ) -> Result<Self, String> {
         config.validate()?;
         let Space::Box { low, high, .. } = action_space.clone() else {
-            return Err(format!("SAC needs a continuous (Box) action space, got {action_space}"));
+            return Err(format!(
+                "SAC needs a continuous (Box) action space, got {action_space}"
+            ));
         };
         let act_dim = low.len();
         B::seed(&device, seed);
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x5ac);
         let encoder = EncoderConfig::for_space(obs_space, &config.encoder_hidden)?.init::<B>(&device);
         let feat = encoder.d_out();
-        let mlp = |d_in, d_out| MlpConfig { d_in, hidden: config.hidden.clone(), d_out, activate_last: false };
-        let critic = Critic { q1: mlp(feat + act_dim, 1).init(&device), q2: mlp(feat + act_dim, 1).init(&device) };
+        let mlp = |d_in, d_out| MlpConfig {
+            d_in,
+            hidden: config.hidden.clone(),
+            d_out,
+            activate_last: false,
+        };
+        let critic = Critic {
+            q1: mlp(feat + act_dim, 1).init(&device),
+            q2: mlp(feat + act_dim, 1).init(&device),
+        };
         let mut qnets = QNets { encoder, critic };
         let mut actor = mlp(feat, 2 * act_dim).init::<B>(&device);
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
         let total = total_steps.saturating_sub(config.learning_starts);
         let mut sparsity = [
-            ModuleSparsity::new("encoder", policy("encoder"), &qnets.encoder.sparse_layers(), total)?
-                .with_positions(qnets.encoder.positions()),
+            ModuleSparsity::new(
+                "encoder",
+                policy("encoder"),
+                &qnets.encoder.sparse_layers(),
+                total,
+            )?
+            .with_positions(qnets.encoder.positions()),
             ModuleSparsity::new("critic", policy("critic"), &qnets.critic_layers(), total)?,
             ModuleSparsity::new("actor", policy("actor"), &actor.sparse_layers(), total)?,
         ];
@@ -210,8 +239,14 @@ impl<B: AutodiffBackend> Sac<B> {
         sparsity[2].init(actor.sparse_layers_mut(), &mut rng)?;
         crate::target::materialize(&qnets);
         crate::target::materialize(&actor);
-        let log_alpha = if config.autotune { 0.0 } else { config.alpha.ln() as f32 };
-        let temperature = Temperature { log_alpha: Param::from_tensor(vector::<B>(&[log_alpha], &device)) };
+        let log_alpha = if config.autotune {
+            0.0
+        } else {
+            config.alpha.ln() as f32
+        };
+        let temperature = Temperature {
+            log_alpha: Param::from_tensor(vector::<B>(&[log_alpha], &device)),
+        };
         let adam = || AdamConfig::new().with_epsilon(config.adam_eps as f32);
         Ok(Self {
             target: qnets.valid(),
@@ -241,28 +276,47 @@ impl<B: AutodiffBackend> Sac<B> {
 
     /// Scale and offset mapping tanh's (−1, 1) to the action box.
     fn scale_bias(&self) -> (Vec<f32>, Vec<f32>) {
-        let scale = self.low.iter().zip(&self.high).map(|(l, h)| ((h - l) / 2.0) as f32).collect();
-        let bias = self.low.iter().zip(&self.high).map(|(l, h)| ((h + l) / 2.0) as f32).collect();
+        let scale = self
+            .low
+            .iter()
+            .zip(&self.high)
+            .map(|(l, h)| ((h - l) / 2.0) as f32)
+            .collect();
+        let bias = self
+            .low
+            .iter()
+            .zip(&self.high)
+            .map(|(l, h)| ((h + l) / 2.0) as f32)
+            .collect();
         (scale, bias)
     }
 
     /// Squashed Gaussian sample: actions in env units `[n, act]` and log π `[n]`, with noise from our RNG
     /// (deterministic and checkpointable).
-    fn sample<C: Backend>(&mut self, actor: &Mlp<C>, features: Tensor<C, 2>, dense: bool) -> (Tensor<C, 2>, Tensor<C, 1>) {
+    fn sample<C: Backend>(
+        &mut self,
+        actor: &Mlp<C>,
+        features: Tensor<C, 2>,
+        dense: bool,
+    ) -> (Tensor<C, 2>, Tensor<C, 1>) {
         let n = features.dims()[0];
         let a = self.act_dim();
         let out = actor.forward(features, dense);
         let mean = out.clone().slice([0..n, 0..a]);
         let log_std = out.slice([0..n, a..2 * a]).tanh();
         let log_std = (log_std + 1.0) * (0.5 * (LOG_STD_MAX - LOG_STD_MIN)) + LOG_STD_MIN;
-        let noise: Vec<f32> = (0..n * a).map(|_| self.rng.sample::<f32, _>(StandardNormal)).collect();
+        let noise: Vec<f32> = (0..n * a)
+            .map(|_| self.rng.sample::<f32, _>(StandardNormal))
+            .collect();
         let eps = matrix::<C>(&noise, n, a, &mean.device());
         let x = mean + log_std.clone().exp() * eps.clone();
         let y = x.tanh();
         let (scale, bias) = self.scale_bias();
         let scale_t = matrix::<C>(&scale, 1, a, &y.device());
         let bias_t = matrix::<C>(&bias, 1, a, &y.device());
-        let log_prob = eps.powf_scalar(2.0) * (-0.5) - log_std - 0.5 * (2.0 * PI).ln()
+        let log_prob = eps.powf_scalar(2.0) * (-0.5)
+            - log_std
+            - 0.5 * (2.0 * PI).ln()
             - (scale_t.clone() * (y.clone().powf_scalar(2.0).neg() + 1.0) + 1e-6).log();
         let action = y * scale_t + bias_t;
         (action, log_prob.sum_dim(1).reshape([n]))
@@ -275,7 +329,8 @@ impl<B: AutodiffBackend> Sac<B> {
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
         let u = self.updates;
         let dense = [0, 1, 2].map(|m| self.sparsity[m].needs_dense_grad(u));
-        self.replay.sample_into(self.config.batch_size, &mut self.rng, &mut self.batch);
+        self.replay
+            .sample_into(self.config.batch_size, &mut self.rng, &mut self.batch);
         let batch = std::mem::take(&mut self.batch);
         let (n, a) = (batch.size, self.act_dim());
         let alpha = self.alpha();
@@ -302,16 +357,27 @@ impl<B: AutodiffBackend> Sac<B> {
         let qf2_loss = (q2.reshape([n]) - y).powf_scalar(2.0).mean();
         let (l1, l2) = (scalar(&qf1_loss), scalar(&qf2_loss));
         if !(l1.is_finite() && l2.is_finite()) {
-            return Err(TrainError { step, message: format!("SAC critic loss is {l1} / {l2}") });
+            return Err(TrainError {
+                step,
+                message: format!("SAC critic loss is {l1} / {l2}"),
+            });
         }
         let grads = GradientsParams::from_grads((qf1_loss + qf2_loss).backward(), &self.qnets);
         let enc_grads = dense[0].then(|| host_grads(&self.qnets.encoder.sparse_layers(), &grads));
         let critic_grads = dense[1].then(|| host_grads(&self.qnets.critic_layers(), &grads));
         self.qnets = self.q_optim.step(self.config.q_lr, self.qnets.clone(), grads);
-        let mut masks =
-            self.sparsity[0].update(u, self.qnets.encoder.sparse_layers_mut(), enc_grads, &mut self.rng).map_err(te(step))?;
+        let mut masks = self.sparsity[0]
+            .update(
+                u,
+                self.qnets.encoder.sparse_layers_mut(),
+                enc_grads,
+                &mut self.rng,
+            )
+            .map_err(te(step))?;
         masks.extend(
-            self.sparsity[1].update(u, self.qnets.critic_layers_mut(), critic_grads, &mut self.rng).map_err(te(step))?,
+            self.sparsity[1]
+                .update(u, self.qnets.critic_layers_mut(), critic_grads, &mut self.rng)
+                .map_err(te(step))?,
         );
         reset(&mut self.q_optim, &masks);
 
@@ -337,7 +403,13 @@ impl<B: AutodiffBackend> Sac<B> {
     }
 
     /// One actor update (and one α update when tuning), on the batch's observations.
-    fn actor_step(&mut self, step: usize, update: usize, obs: &[f32], dense: bool) -> Result<f64, TrainError> {
+    fn actor_step(
+        &mut self,
+        step: usize,
+        update: usize,
+        obs: &[f32],
+        dense: bool,
+    ) -> Result<f64, TrainError> {
         let n = obs.len() / self.obs_dim;
         let obs = matrix::<B>(obs, n, self.obs_dim, &self.device);
         let features = self.qnets.encoder.forward(obs, false).detach();
@@ -350,12 +422,18 @@ impl<B: AutodiffBackend> Sac<B> {
         let actor_loss = (log_pi * self.alpha() - min_q).mean();
         let value = scalar(&actor_loss);
         if !value.is_finite() {
-            return Err(TrainError { step, message: format!("SAC actor loss is {value}") });
+            return Err(TrainError {
+                step,
+                message: format!("SAC actor loss is {value}"),
+            });
         }
         let grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
         let actor_grads = dense.then(|| host_grads(&self.actor.sparse_layers(), &grads));
-        self.actor = self.actor_optim.step(self.config.policy_lr, self.actor.clone(), grads);
-        let masks = self.sparsity[2].update(update, self.actor.sparse_layers_mut(), actor_grads, &mut self.rng);
+        self.actor = self
+            .actor_optim
+            .step(self.config.policy_lr, self.actor.clone(), grads);
+        let masks =
+            self.sparsity[2].update(update, self.actor.sparse_layers_mut(), actor_grads, &mut self.rng);
         reset(&mut self.actor_optim, &masks.map_err(te(step))?);
         if self.config.autotune {
             let actor_inner = self.actor.valid();
@@ -364,7 +442,9 @@ impl<B: AutodiffBackend> Sac<B> {
             let log_pi = Tensor::<B, 1>::from_inner(log_pi + target_entropy);
             let alpha_loss = (self.temperature.log_alpha.val().exp().neg() * log_pi).mean();
             let grads = GradientsParams::from_grads(alpha_loss.backward(), &self.temperature);
-            self.temperature = self.alpha_optim.step(self.config.q_lr, self.temperature.clone(), grads);
+            self.temperature = self
+                .alpha_optim
+                .step(self.config.q_lr, self.temperature.clone(), grads);
         }
         Ok(value)
     }
@@ -372,7 +452,10 @@ impl<B: AutodiffBackend> Sac<B> {
 
 /// A topology error as a training error at `step`.
 fn te(step: usize) -> impl Fn(sparse_rl_dst::DstError) -> TrainError {
-    move |e| TrainError { step, message: e.to_string() }
+    move |e| TrainError {
+        step,
+        message: e.to_string(),
+    }
 }
 
 fn scalar<C: Backend>(t: &Tensor<C, 1>) -> f64 {
@@ -382,10 +465,17 @@ fn scalar<C: Backend>(t: &Tensor<C, 1>) -> f64 {
 impl<B: AutodiffBackend> Agent for Sac<B> {
     fn act(&mut self, obs: &[f32], explore: bool, step: usize) -> Action {
         if explore && step < self.config.learning_starts {
-            let a = self.low.iter().zip(&self.high).map(|(&l, &h)| self.rng.random_range(l..=h)).collect();
+            let a = self
+                .low
+                .iter()
+                .zip(&self.high)
+                .map(|(&l, &h)| self.rng.random_range(l..=h))
+                .collect();
             return Action::Continuous(a);
         }
-        let (encoder, actor) = self.acting.get_or_insert_with(|| (self.qnets.encoder.valid(), self.actor.valid()));
+        let (encoder, actor) = self
+            .acting
+            .get_or_insert_with(|| (self.qnets.encoder.valid(), self.actor.valid()));
         let features = encoder.forward(matrix(obs, 1, self.obs_dim, &self.device), false);
         let actor = actor.clone();
         let action = if explore {
@@ -400,9 +490,17 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
     }
 
     fn observe(&mut self, obs: &[f32], action: &Action, reward: f64, next_obs: &[f32], terminated: bool) {
-        let Action::Continuous(a) = action else { panic!("SAC observed a discrete action") };
+        let Action::Continuous(a) = action else {
+            panic!("SAC observed a discrete action")
+        };
         let a: Vec<f32> = a.iter().map(|&x| x as f32).collect();
-        self.replay.push(Transition { obs, action: &a, reward: reward as f32, next_obs, terminated });
+        self.replay.push(Transition {
+            obs,
+            action: &a,
+            reward: reward as f32,
+            next_obs,
+            terminated,
+        });
     }
 
     fn train(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
@@ -413,7 +511,10 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
     }
 
     fn modules(&self) -> Vec<ModuleStats> {
-        let (c1, c2) = (self.qnets.critic.q1.param_counts(), self.qnets.critic.q2.param_counts());
+        let (c1, c2) = (
+            self.qnets.critic.q1.param_counts(),
+            self.qnets.critic.q2.param_counts(),
+        );
         vec![
             self.sparsity[0].stats(self.qnets.encoder.param_counts()),
             self.sparsity[1].stats((c1.0 + c2.0, c1.1 + c2.1)),
@@ -433,7 +534,10 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         persist::save_optim::<B, _, _>(&self.q_optim, &dir.join("q_optim"))?;
         persist::save_optim::<B, _, _>(&self.actor_optim, &dir.join("actor_optim"))?;
         persist::save_optim::<B, _, _>(&self.alpha_optim, &dir.join("alpha_optim"))?;
-        persist::save_json(&dir.join("agent.json"), &(&self.rng, self.updates, &self.sparsity))?;
+        persist::save_json(
+            &dir.join("agent.json"),
+            &(&self.rng, self.updates, &self.sparsity),
+        )?;
         persist::save_replay(&self.replay, &dir.join("replay.bin"))
     }
 

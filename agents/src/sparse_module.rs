@@ -2,9 +2,9 @@
 //! critic, actor) holds that module's controller, runs its topology updates on the module's masked layers
 //! and tells the agent which optimizer moments to reset; plus the FLOP accounting of the whole agent.
 
+use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::GradientsParams;
-use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,14 @@ impl ModuleSparsity {
             Some(c)
         };
         let positions = vec![1; shapes.len()];
-        Ok(Self { name: name.to_string(), policy, shapes, positions, controller, topology_change: 0.0 })
+        Ok(Self {
+            name: name.to_string(),
+            policy,
+            shapes,
+            positions,
+            controller,
+            topology_change: 0.0,
+        })
     }
 
     /// Sets the output positions per example of each layer (convolutions), for FLOP counts.
@@ -57,10 +64,22 @@ impl ModuleSparsity {
     }
 
     /// Sets the initial masks of the module's layers.
-    pub fn init<B: Backend>(&mut self, mut layers: Vec<&mut dyn SparseLayer<B>>, rng: &mut impl Rng) -> Result<(), String> {
-        let Some(controller) = self.controller.as_mut() else { return Ok(()) };
-        let mut views: Vec<_> = layers.iter().enumerate().map(|(i, l)| l.topology(&layer_name(&self.name, i), None)).collect();
-        controller.init_masks(&mut views, rng).map_err(|e| format!("sparsity.{}: {e}", self.name))?;
+    pub fn init<B: Backend>(
+        &mut self,
+        mut layers: Vec<&mut dyn SparseLayer<B>>,
+        rng: &mut impl Rng,
+    ) -> Result<(), String> {
+        let Some(controller) = self.controller.as_mut() else {
+            return Ok(());
+        };
+        let mut views: Vec<_> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.topology(&layer_name(&self.name, i), None))
+            .collect();
+        controller
+            .init_masks(&mut views, rng)
+            .map_err(|e| format!("sparsity.{}: {e}", self.name))?;
         for (layer, view) in layers.iter_mut().zip(&views) {
             layer.set_topology(view).map_err(|e| e.to_string())?;
         }
@@ -69,7 +88,9 @@ impl ModuleSparsity {
 
     /// Whether gradient step `update` is a topology update that needs the dense weight gradient.
     pub fn needs_dense_grad(&self, update: usize) -> bool {
-        self.controller.as_ref().is_some_and(|c| c.needs_dense_grad(update as u64))
+        self.controller
+            .as_ref()
+            .is_some_and(|c| c.needs_dense_grad(update as u64))
     }
 
     /// Runs the topology update of gradient step `update`, if it is one, on the module's layers (after the
@@ -82,7 +103,9 @@ impl ModuleSparsity {
         grads: Option<Vec<Option<Vec<f32>>>>,
         rng: &mut impl Rng,
     ) -> Result<Vec<MomentMask>, DstError> {
-        let Some(controller) = self.controller.as_mut() else { return Ok(Vec::new()) };
+        let Some(controller) = self.controller.as_mut() else {
+            return Ok(Vec::new());
+        };
         if !controller.wants_update(update as u64) {
             return Ok(Vec::new());
         }
@@ -97,14 +120,21 @@ impl ModuleSparsity {
         let mut masks = Vec::with_capacity(layers.len());
         for ((layer, view), change) in layers.iter_mut().zip(&views).zip(report.layers) {
             layer.set_topology(view)?;
-            masks.push(MomentMask { id: layer.weight_id(), layout: layer.param_layout(), keep: change.keep });
+            masks.push(MomentMask {
+                id: layer.weight_id(),
+                layout: layer.param_layout(),
+                keep: change.keep,
+            });
         }
         Ok(masks)
     }
 
     /// Facts for logs and `summary.json`; `counts` = (parameters, non-zero parameters) of the module.
     pub fn stats(&self, counts: (usize, usize)) -> ModuleStats {
-        let density = self.controller.as_ref().map_or(1.0, SparsityController::current_density);
+        let density = self
+            .controller
+            .as_ref()
+            .map_or(1.0, SparsityController::current_density);
         ModuleStats {
             name: self.name.clone(),
             policy: policy_name(self.policy.kind).to_string(),
@@ -160,7 +190,10 @@ pub fn policy_name(kind: PolicyKind) -> &'static str {
 }
 
 /// The dense weight gradients of `layers` (host order), read before the optimizer consumes `grads`.
-pub fn host_grads<B: AutodiffBackend>(layers: &[&dyn SparseLayer<B>], grads: &GradientsParams) -> Vec<Option<Vec<f32>>> {
+pub fn host_grads<B: AutodiffBackend>(
+    layers: &[&dyn SparseLayer<B>],
+    grads: &GradientsParams,
+) -> Vec<Option<Vec<f32>>> {
     layers.iter().map(|l| l.host_grad(grads)).collect()
 }
 
@@ -179,9 +212,18 @@ where
 /// Training and inference FLOPs of all modules together, relative to the same agent dense. For the
 /// gradual kinds the current densities stand in for the time average (an approximation).
 pub fn flops_ratio(modules: &[ModuleSparsity]) -> FlopsRatio {
-    let total = modules.iter().filter_map(ModuleSparsity::flops).fold(FlopReport::default(), |a, b| a + b);
+    let total = modules
+        .iter()
+        .filter_map(ModuleSparsity::flops)
+        .fold(FlopReport::default(), |a, b| a + b);
     if total.train_dense == 0.0 {
-        return FlopsRatio { train: 1.0, inference: 1.0 };
+        return FlopsRatio {
+            train: 1.0,
+            inference: 1.0,
+        };
     }
-    FlopsRatio { train: total.train_relative_to_dense(), inference: total.inference_relative_to_dense() }
+    FlopsRatio {
+        train: total.train_relative_to_dense(),
+        inference: total.inference_relative_to_dense(),
+    }
 }

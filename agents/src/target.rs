@@ -9,13 +9,24 @@ use burn::tensor::Tensor;
 
 /// Returns the target moved toward `online` (same architecture, same parameter ids: `online.valid()` of the
 /// module the target was first copied from). Parameters in `copied` (the masks) are copied exactly.
-pub fn soft_update<B: Backend, M: Module<B>>(target: M, online: &M, tau: f64, copied: &HashSet<ParamId>) -> M {
+pub fn soft_update<B: Backend, M: Module<B>>(
+    target: M,
+    online: &M,
+    tau: f64,
+    copied: &HashSet<ParamId>,
+) -> M {
     if tau >= 1.0 {
         return online.clone();
     }
-    let mut collect = Collect::<B> { values: HashMap::new() };
+    let mut collect = Collect::<B> {
+        values: HashMap::new(),
+    };
     online.visit(&mut collect);
-    let mut blend = Blend { values: collect.values, tau, copied };
+    let mut blend = Blend {
+        values: collect.values,
+        tau,
+        copied,
+    };
     target.map(&mut blend)
 }
 
@@ -56,7 +67,11 @@ impl<B: Backend> ModuleMapper<B> for Blend<'_, B> {
             .remove(&id)
             .expect("target and online networks share parameter ids")
             .reshape(old.shape());
-        let new = if self.copied.contains(&id) { online } else { online * self.tau + old * (1.0 - self.tau) };
+        let new = if self.copied.contains(&id) {
+            online
+        } else {
+            online * self.tau + old * (1.0 - self.tau)
+        };
         Param::from_mapped_value(id, new, mapper)
     }
 }
@@ -80,7 +95,10 @@ mod tests {
         for ((u, t), s) in w(&updated).iter().zip(w(&target)).zip(w(&shifted)) {
             assert!((u - (0.25 * s + 0.75 * t)).abs() < 1e-6);
         }
-        assert_eq!(crate::tensors::to_vec(updated.mask.val()), crate::tensors::to_vec(shifted.mask.val()));
+        assert_eq!(
+            crate::tensors::to_vec(updated.mask.val()),
+            crate::tensors::to_vec(shifted.mask.val())
+        );
     }
 
     /// Adds 1 to every float parameter (mask included), keeping ids.

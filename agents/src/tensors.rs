@@ -28,7 +28,11 @@ pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
 pub fn argmax_rows(values: &[f32], cols: usize) -> Vec<usize> {
     values
         .chunks(cols)
-        .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+        })
         .collect()
 }
 
@@ -36,6 +40,9 @@ pub fn argmax_rows(values: &[f32], cols: usize) -> Vec<usize> {
 mod tests {
     #[test]
     fn argmax_takes_the_first_of_ties() {
-        assert_eq!(super::argmax_rows(&[1.0, 3.0, 3.0, -1.0, -2.0, -3.0], 3), vec![1, 0]);
+        assert_eq!(
+            super::argmax_rows(&[1.0, 3.0, 3.0, -1.0, -2.0, -3.0], 3),
+            vec![1, 0]
+        );
     }
 }

@@ -357,6 +357,9 @@ fn temperature_anneals_by_a_cosine_then_freezes() {
     let layer = DiagonalLinearConfig::new(4, 6).init::<NdArray>(&device).unwrap();
     let layer = layer.enter(schedule.phase_at(500)).unwrap();
     assert!(matches!(layer.phase(), Phase::Soft { temperature } if (temperature - 2.525).abs() < 1e-6));
-    assert_eq!(layer.enter(schedule.phase_at(1000)).unwrap().phase(), Phase::Frozen);
+    assert_eq!(
+        layer.enter(schedule.phase_at(1000)).unwrap().phase(),
+        Phase::Frozen
+    );
     assert_eq!(schedule.phase_at(5000), Phase::Frozen);
 }

@@ -13,7 +13,9 @@ pub struct Scalars {
 impl Scalars {
     /// Starts a new event file in `dir` (a resumed run adds a second file; TensorBoard merges them).
     pub fn new(dir: &Path) -> Self {
-        Self { writer: SummaryWriter::new(dir) }
+        Self {
+            writer: SummaryWriter::new(dir),
+        }
     }
 
     pub fn scalar(&mut self, tag: &str, value: f64, step: usize) {

@@ -40,7 +40,10 @@ impl ConvConfig {
         let mut size = [h, w];
         for &(k, s, _) in &LAYERS {
             if size[0] < k || size[1] < k {
-                return Err(format!("pixel observation {:?} is too small for the conv encoder", self.input));
+                return Err(format!(
+                    "pixel observation {:?} is too small for the conv encoder",
+                    self.input
+                ));
             }
             size = [(size[0] - k) / s + 1, (size[1] - k) / s + 1];
         }
@@ -52,14 +55,20 @@ impl ConvConfig {
         let convs = LAYERS
             .iter()
             .map(|&(k, s, c_out)| {
-                let conv = MaskedConv2dConfig::new([c_in, c_out], [k, k]).with_stride([s, s]).init(device);
+                let conv = MaskedConv2dConfig::new([c_in, c_out], [k, k])
+                    .with_stride([s, s])
+                    .init(device);
                 c_in = c_out;
                 conv
             })
             .collect();
         let [h, w] = *self.spatial().last().expect("three convolutions");
         let fc = MaskedLinearConfig::new(c_in * h * w, self.features).init(device);
-        ConvEncoder { convs, fc, input: self.input }
+        ConvEncoder {
+            convs,
+            fc,
+            input: self.input,
+        }
     }
 }
 
@@ -78,10 +87,18 @@ impl<B: Backend> ConvEncoder<B> {
         let [c, h, w] = self.input;
         let mut x = obs.reshape([n, c, h, w]);
         for conv in &self.convs {
-            x = relu(if dense_grad { conv.forward_dense_grad(x) } else { conv.forward(x) });
+            x = relu(if dense_grad {
+                conv.forward_dense_grad(x)
+            } else {
+                conv.forward(x)
+            });
         }
         let x = x.flatten(1, 3);
-        relu(if dense_grad { self.fc.forward_dense_grad(x) } else { self.fc.forward(x) })
+        relu(if dense_grad {
+            self.fc.forward_dense_grad(x)
+        } else {
+            self.fc.forward(x)
+        })
     }
 
     pub fn d_out(&self) -> usize {
@@ -100,14 +117,21 @@ impl<B: Backend> ConvEncoder<B> {
     }
 
     pub fn sparse_layers_mut(&mut self) -> Vec<&mut dyn SparseLayer<B>> {
-        let mut l: Vec<&mut dyn SparseLayer<B>> =
-            self.convs.iter_mut().map(|c| c as &mut dyn SparseLayer<B>).collect();
+        let mut l: Vec<&mut dyn SparseLayer<B>> = self
+            .convs
+            .iter_mut()
+            .map(|c| c as &mut dyn SparseLayer<B>)
+            .collect();
         l.push(&mut self.fc);
         l
     }
 
     /// Ids of the masks.
     pub fn mask_ids(&self) -> HashSet<ParamId> {
-        self.convs.iter().map(|c| c.mask.id).chain([self.fc.mask.id]).collect()
+        self.convs
+            .iter()
+            .map(|c| c.mask.id)
+            .chain([self.fc.mask.id])
+            .collect()
     }
 }

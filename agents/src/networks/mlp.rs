@@ -31,8 +31,14 @@ impl MlpConfig {
         let mut sizes = vec![self.d_in];
         sizes.extend(&self.hidden);
         sizes.push(self.d_out);
-        let layers = sizes.windows(2).map(|w| MaskedLinearConfig::new(w[0], w[1]).init(device)).collect();
-        Mlp { layers, activate_last: self.activate_last }
+        let layers = sizes
+            .windows(2)
+            .map(|w| MaskedLinearConfig::new(w[0], w[1]).init(device))
+            .collect();
+        Mlp {
+            layers,
+            activate_last: self.activate_last,
+        }
     }
 }
 
@@ -41,7 +47,11 @@ impl<B: Backend> Mlp<B> {
     pub fn forward<const D: usize>(&self, mut x: Tensor<B, D>, dense_grad: bool) -> Tensor<B, D> {
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = if dense_grad { layer.forward_dense_grad(x) } else { layer.forward(x) };
+            x = if dense_grad {
+                layer.forward_dense_grad(x)
+            } else {
+                layer.forward(x)
+            };
             if i < last || self.activate_last {
                 x = relu(x);
             }
@@ -55,7 +65,10 @@ impl<B: Backend> Mlp<B> {
 
     /// The sparse layers, in order, for the module's sparsity controller.
     pub fn sparse_layers_mut(&mut self) -> Vec<&mut dyn SparseLayer<B>> {
-        self.layers.iter_mut().map(|l| l as &mut dyn SparseLayer<B>).collect()
+        self.layers
+            .iter_mut()
+            .map(|l| l as &mut dyn SparseLayer<B>)
+            .collect()
     }
 
     pub fn sparse_layers(&self) -> Vec<&dyn SparseLayer<B>> {

@@ -29,7 +29,11 @@ pub fn param_counts<B: Backend, M: Module<B>>(module: &M, masks: &HashSet<ParamI
             }
         }
     }
-    let mut count = Count { masks, params: 0, nonzero: 0 };
+    let mut count = Count {
+        masks,
+        params: 0,
+        nonzero: 0,
+    };
     module.visit(&mut count);
     (count.params, count.nonzero)
 }
