@@ -114,7 +114,7 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
                 );
             }
         };
-        if state.step % 100 == 0 {
+        if state.step.is_multiple_of(100) {
             for (tag, value) in metrics {
                 scalars.scalar(tag, value, state.step);
             }

@@ -106,7 +106,7 @@ impl DqnConfig {
         if let Some((k, v)) = unit.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
             return Err(format!("{k} must be in [0, 1], got {v}"));
         }
-        if !(self.learning_rate > 0.0) {
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return Err(format!(
                 "learning_rate must be positive, got {}",
                 self.learning_rate
@@ -178,7 +178,7 @@ impl<B: AutodiffBackend> Dqn<B> {
             return Err(format!("DQN needs a discrete action space, got {action_space}"));
         };
         B::seed(&device, seed);
-        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x5eed_d07);
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x05ee_dd07);
         let encoder = EncoderConfig::for_space(obs_space, &config.encoder_hidden)?.init::<B>(&device);
         let head = MlpConfig {
             d_in: encoder.d_out(),
@@ -313,7 +313,7 @@ impl<B: AutodiffBackend> Dqn<B> {
         self.updates += 1;
         self.acting = None;
         let mut metrics = vec![("losses/td_loss", loss_value)];
-        if step % 100 == 0 {
+        if step.is_multiple_of(100) {
             metrics.push(("losses/q_values", q.mean().into_scalar().elem::<f64>()));
         }
         Ok(metrics)
@@ -347,15 +347,15 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         let c = self.config.clone();
         let mut metrics = Vec::new();
         if step > c.learning_starts {
-            if step % c.train_frequency == 0 {
+            if step.is_multiple_of(c.train_frequency) {
                 metrics = self.gradient_step(step)?;
             }
-            if step % c.target_network_frequency == 0 {
+            if step.is_multiple_of(c.target_network_frequency) {
                 let ids = self.online.mask_ids();
                 self.target = soft_update(self.target.clone(), &self.online.valid(), self.config.tau, &ids);
             }
         }
-        if step % 100 == 0 {
+        if step.is_multiple_of(100) {
             metrics.push(("charts/epsilon", self.epsilon(step)));
         }
         Ok(metrics)

@@ -175,7 +175,7 @@ mod tests {
                 action: &[x],
                 reward: x,
                 next_obs: &[x + 1.0, x + 1.0],
-                terminated: k % 2 == 0,
+                terminated: k.is_multiple_of(2),
             });
         }
     }
@@ -192,7 +192,10 @@ mod tests {
         for (i, &r) in batch.rewards.iter().enumerate() {
             assert_eq!(batch.obs[2 * i], r);
             assert_eq!(batch.next_obs[2 * i], r + 1.0);
-            assert_eq!(batch.terminated[i], if (r as usize) % 2 == 0 { 1.0 } else { 0.0 });
+            assert_eq!(
+                batch.terminated[i],
+                if (r as usize).is_multiple_of(2) { 1.0 } else { 0.0 }
+            );
         }
     }
 

@@ -98,7 +98,7 @@ impl SacConfig {
             ("q_lr", self.q_lr),
             ("alpha", self.alpha),
         ] {
-            if !(v > 0.0) {
+            if v.is_nan() || v <= 0.0 {
                 return Err(format!("{k} must be positive, got {v}"));
             }
         }
@@ -164,13 +164,16 @@ pub struct Temperature<B: Backend> {
     pub log_alpha: Param<Tensor<B, 1>>,
 }
 
+/// The encoder and actor without autodiff, for acting.
+type Acting<C> = (Encoder<C>, Mlp<C>);
+
 /// A SAC agent on backend `B`.
 pub struct Sac<B: AutodiffBackend> {
     config: SacConfig,
     qnets: QNets<B>,
     target: QNets<B::InnerBackend>,
     actor: Mlp<B>,
-    acting: Option<(Encoder<B::InnerBackend>, Mlp<B::InnerBackend>)>,
+    acting: Option<Acting<B::InnerBackend>>,
     temperature: Temperature<B>,
     q_optim: OptimizerAdaptor<Adam, QNets<B>, B>,
     actor_optim: OptimizerAdaptor<Adam, Mlp<B>, B>,
@@ -382,17 +385,17 @@ impl<B: AutodiffBackend> Sac<B> {
         reset(&mut self.q_optim, &masks);
 
         let mut metrics = vec![("losses/qf1_loss", l1), ("losses/qf2_loss", l2)];
-        if step % 100 == 0 {
+        if step.is_multiple_of(100) {
             metrics.push(("losses/qf1_values", scalar(&q1.mean())));
         }
-        if step % self.config.policy_frequency == 0 {
+        if step.is_multiple_of(self.config.policy_frequency) {
             for _ in 0..self.config.policy_frequency {
                 let actor_loss = self.actor_step(step, u, &batch.obs, dense[2])?;
                 metrics.push(("losses/actor_loss", actor_loss));
             }
             metrics.push(("losses/alpha", self.alpha()));
         }
-        if step % self.config.target_network_frequency == 0 {
+        if step.is_multiple_of(self.config.target_network_frequency) {
             let ids = self.qnets.mask_ids();
             self.target = soft_update(self.target.clone(), &self.qnets.valid(), self.config.tau, &ids);
         }

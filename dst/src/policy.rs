@@ -183,7 +183,9 @@ pub struct SparsityPolicy {
     pub normalization: Normalization,
     /// Reduction of the normalisation.
     pub norm_type: NormType,
-    /// Running average of the pruning score between updates (0 = off): s̄ ← β s̄ + (1 − β) s.
+    /// Running average of the pruning score (0 = off): s̄ ← β s̄ + (1 − β) s, updated at each topology
+    /// update (the reference updates it every step; here the scores are only read at updates). Grown
+    /// connections start without history.
     pub score_beta: f64,
     /// Growth criterion.
     pub grow: GrowCriterion,

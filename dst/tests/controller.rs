@@ -112,6 +112,7 @@ proptest! {
     #[test]
     fn gradual_kinds_reach_their_final_density(
         seed: u64, sigmoid in prop::bool::ANY, to_dense in prop::bool::ANY, interval in 5u64..30,
+        evolve in prop::bool::ANY,
     ) {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut layers = chain(&[8, 12, 4], &mut rng);
@@ -123,6 +124,8 @@ proptest! {
         let policy = SparsityPolicy {
             kind, init_density, density, update_interval: interval, update_end: 0.8,
             density_schedule: if sigmoid { DensitySchedule::Sigmoid } else { DensitySchedule::Cubic },
+            evolve_during_gradual: evolve,
+            prune: if evolve { PruneCriterion::Ri } else { PruneCriterion::Magnitude },
             ..Default::default()
         };
         let total = 400;

@@ -154,3 +154,58 @@ pub fn select_removals<R: Rng + ?Sized>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::LayerShape;
+
+    #[test]
+    fn normalisation_divides_by_the_group_reduction() {
+        let mut layer = LayerTopology::from_dense("l", LayerShape::dense(2, 2), vec![0.0; 4]);
+        layer.mask[3] = false;
+        let base = vec![1.0, 3.0, 2.0, 9.0];
+        let run = |how, norm| {
+            let mut s = base.clone();
+            normalize(&mut s, &layer, how, norm);
+            s
+        };
+        assert_eq!(run(Normalization::None, NormType::Max), base);
+        assert_eq!(
+            run(Normalization::Layer, NormType::Max),
+            vec![1.0 / 3.0, 1.0, 2.0 / 3.0, 9.0]
+        );
+        assert_eq!(
+            run(Normalization::Layer, NormType::Sum),
+            vec![1.0 / 6.0, 0.5, 2.0 / 6.0, 9.0]
+        );
+        // Input: per row (an output neuron's inputs); Output: per column.
+        assert_eq!(
+            run(Normalization::Input, NormType::Max),
+            vec![1.0 / 3.0, 1.0, 1.0, 9.0]
+        );
+        assert_eq!(
+            run(Normalization::Output, NormType::Max),
+            vec![0.5, 1.0, 1.0, 9.0]
+        );
+    }
+
+    #[test]
+    fn soft_removal_keeps_heavy_links_more_often() {
+        use rand::rngs::StdRng;
+        use rand::SeedableRng;
+        let scores = [0.1f32, 10.0, 0.1, 10.0];
+        let active = [0, 1, 2, 3];
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut heavy_removed = 0;
+        for _ in 0..500 {
+            let r = select_removals(&active, &scores, 2, Sampling::Soft, 1.0, &mut rng);
+            assert_eq!(r.len(), 2);
+            heavy_removed += r.iter().filter(|&&i| scores[i] > 1.0).count();
+        }
+        assert!(
+            heavy_removed < 100,
+            "heavy links removed {heavy_removed} times of 1000"
+        );
+    }
+}

@@ -34,3 +34,28 @@ pub fn removals(layer: &LayerTopology, k: usize) -> Vec<usize> {
     out.extend(&neg[..want_neg]);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::LayerShape;
+
+    #[test]
+    fn removes_small_positives_and_negatives_closest_to_zero() {
+        let w = vec![-0.1, -5.0, 0.2, 3.0, -0.05, 0.5, 0.0, -2.0];
+        let mut layer = LayerTopology::from_dense("l", LayerShape::dense(2, 4), w);
+        layer.mask[7] = false;
+        let mut r = removals(&layer, 5);
+        r.sort_unstable();
+        // The active zero first, then 0.2 and 0.5 (⌈4/2⌉ positives), then −0.05 and −0.1 (never −5).
+        assert_eq!(r, vec![0, 2, 4, 5, 6]);
+    }
+
+    #[test]
+    fn one_sign_fills_in_for_the_other() {
+        let layer = LayerTopology::from_dense("l", LayerShape::dense(1, 4), vec![0.4, 0.1, 0.3, -1.0]);
+        let mut r = removals(&layer, 3);
+        r.sort_unstable();
+        assert_eq!(r, vec![1, 2, 3]);
+    }
+}
