@@ -301,15 +301,22 @@ impl<B: AutodiffBackend> Dqn<B> {
             step,
             message: e.to_string(),
         };
-        let mut masks = self.sparsity[0]
-            .update(u, self.online.encoder.sparse_layers_mut(), g_enc, &mut self.rng)
-            .map_err(topology_error)?;
-        masks.extend(
-            self.sparsity[1]
-                .update(u, self.online.head.sparse_layers_mut(), g_head, &mut self.rng)
-                .map_err(topology_error)?,
+        let (layers, optim, rng) = (
+            self.online.encoder.sparse_layers_mut(),
+            &mut self.optim,
+            &mut self.rng,
         );
-        crate::sparse_module::reset(&mut self.optim, &masks);
+        self.sparsity[0]
+            .update(u, layers, g_enc, optim, rng)
+            .map_err(topology_error)?;
+        let (layers, optim, rng) = (
+            self.online.head.sparse_layers_mut(),
+            &mut self.optim,
+            &mut self.rng,
+        );
+        self.sparsity[1]
+            .update(u, layers, g_head, optim, rng)
+            .map_err(topology_error)?;
         self.updates += 1;
         self.acting = None;
         let mut metrics = vec![("losses/td_loss", loss_value)];

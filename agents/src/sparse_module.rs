@@ -9,8 +9,9 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::controller::SparsityController;
+use sparse_rl_dst::evolve::{evolve, init_sparse, NamedLayer};
 use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
-use sparse_rl_dst::optim::{reset_moments, MomentMask, MomentReset};
+use sparse_rl_dst::optim::MomentReset;
 use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
 use sparse_rl_dst::{DstError, LayerShape, SparseGrad, SparseLayer};
 
@@ -66,24 +67,17 @@ impl ModuleSparsity {
     /// Sets the initial masks of the module's layers.
     pub fn init<B: Backend>(
         &mut self,
-        mut layers: Vec<&mut dyn SparseLayer<B>>,
+        layers: Vec<&mut dyn SparseLayer<B>>,
         rng: &mut impl Rng,
     ) -> Result<(), String> {
         let Some(controller) = self.controller.as_mut() else {
             return Ok(());
         };
-        let mut views: Vec<_> = layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| l.topology(&layer_name(&self.name, i), None))
+        let mut named: Vec<NamedLayer<'_, B>> = layer_names(&self.name, layers.len())
+            .into_iter()
+            .zip(layers)
             .collect();
-        controller
-            .init_masks(&mut views, rng)
-            .map_err(|e| format!("sparsity.{}: {e}", self.name))?;
-        for (layer, view) in layers.iter_mut().zip(&views) {
-            layer.set_topology(view).map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        init_sparse(controller, &mut named, rng).map_err(|e| format!("sparsity.{}: {e}", self.name))
     }
 
     /// Whether gradient step `update` is a topology update that needs the dense weight gradient.
@@ -94,39 +88,36 @@ impl ModuleSparsity {
     }
 
     /// Runs the topology update of gradient step `update`, if it is one, on the module's layers (after the
-    /// optimizer step, as RigL); returns the moments to reset. `grads` are the layers' dense host gradients
-    /// when [`Self::needs_dense_grad`] said so.
-    pub fn update<B: Backend>(
+    /// optimizer step, as RigL) and resets the optimizer moments of the changed connections. `grads` are
+    /// the layers' dense host gradients when [`Self::needs_dense_grad`] said so.
+    pub fn update<B, O, M>(
         &mut self,
         update: usize,
-        mut layers: Vec<&mut dyn SparseLayer<B>>,
+        layers: Vec<&mut dyn SparseLayer<B>>,
         grads: Option<Vec<Option<Vec<f32>>>>,
+        optim: &mut OptimizerAdaptor<O, M, B>,
         rng: &mut impl Rng,
-    ) -> Result<Vec<MomentMask>, DstError> {
+    ) -> Result<(), DstError>
+    where
+        B: AutodiffBackend,
+        O: MomentReset<B::InnerBackend>,
+        M: AutodiffModule<B>,
+    {
         let Some(controller) = self.controller.as_mut() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         if !controller.wants_update(update as u64) {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        let mut grads = grads.unwrap_or_default().into_iter();
-        let mut views: Vec<_> = layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| l.topology(&layer_name(&self.name, i), grads.next().flatten()))
+        let mut named: Vec<NamedLayer<'_, B>> = layer_names(&self.name, layers.len())
+            .into_iter()
+            .zip(layers)
             .collect();
-        let report = controller.update(update as u64, &mut views, rng)?;
+        let grads = grads.unwrap_or_default();
+        let (report, updated) = evolve(controller, update as u64, &mut named, grads, optim.clone(), rng)?;
+        *optim = updated;
         self.topology_change = report.topology_change;
-        let mut masks = Vec::with_capacity(layers.len());
-        for ((layer, view), change) in layers.iter_mut().zip(&views).zip(report.layers) {
-            layer.set_topology(view)?;
-            masks.push(MomentMask {
-                id: layer.weight_id(),
-                layout: layer.param_layout(),
-                keep: change.keep,
-            });
-        }
-        Ok(masks)
+        Ok(())
     }
 
     /// Facts for logs and `summary.json`; `counts` = (parameters, non-zero parameters) of the module.
@@ -174,8 +165,9 @@ impl ModuleSparsity {
     }
 }
 
-fn layer_name(module: &str, i: usize) -> String {
-    format!("{module}.{i}")
+/// `critic.0`, `critic.1`, ...: layer names in reports.
+fn layer_names(module: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{module}.{i}")).collect()
 }
 
 /// The policy kind as the config spells it.
@@ -195,18 +187,6 @@ pub fn host_grads<B: AutodiffBackend>(
     grads: &GradientsParams,
 ) -> Vec<Option<Vec<f32>>> {
     layers.iter().map(|l| l.host_grad(grads)).collect()
-}
-
-/// Resets the optimizer moments named by `masks` (nothing to do when empty).
-pub fn reset<O, M, B>(optim: &mut OptimizerAdaptor<O, M, B>, masks: &[MomentMask])
-where
-    O: MomentReset<B::InnerBackend>,
-    M: AutodiffModule<B>,
-    B: AutodiffBackend,
-{
-    if !masks.is_empty() {
-        *optim = reset_moments(optim.clone(), masks);
-    }
 }
 
 /// Training and inference FLOPs of all modules together, relative to the same agent dense. For the

@@ -130,7 +130,7 @@ fn train_step<B: AutodiffBackend>(c: &mut Criterion, name: &str) {
     let mut named: Vec<sparse_rl_dst::evolve::NamedLayer<'_, B>> = mlp
         .layers
         .iter_mut()
-        .map(|l| ("fc", l as &mut dyn sparse_rl_dst::SparseLayer<B>))
+        .map(|l| ("fc".to_string(), l as &mut dyn sparse_rl_dst::SparseLayer<B>))
         .collect();
     init_sparse(&mut ctl, &mut named, &mut StdRng::seed_from_u64(2)).unwrap();
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init::<B, Mlp<B>>();

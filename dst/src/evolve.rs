@@ -14,8 +14,9 @@ use crate::error::DstError;
 use crate::optim::{reset_moments, MomentMask, MomentReset};
 use crate::topology::{LayerTopology, SparseLayer};
 
-/// A named mutable layer of a module.
-pub type NamedLayer<'a, B> = (&'a str, &'a mut dyn SparseLayer<B>);
+/// A named mutable layer of a module (the name is owned, so names built on the fly can pair with layers
+/// borrowed from a network for longer).
+pub type NamedLayer<'a, B> = (String, &'a mut dyn SparseLayer<B>);
 
 /// Sets the initial masks of a module's layers (in forward order) from its controller.
 pub fn init_sparse<B: Backend, R: Rng + ?Sized>(

@@ -30,7 +30,7 @@ fn conv_matches_host<B: AutodiffBackend>() {
     let mut conv = MaskedConv2dConfig::new([c_in, c_out], [k, k])
         .with_padding([1, 1])
         .init::<B>(&device);
-    sparsify::<B>(&mut [("conv", &mut conv)], 0.4, 1);
+    sparsify::<B>(&mut [("conv".into(), &mut conv)], 0.4, 1);
     let t = conv.topology("conv", None);
     assert_eq!(
         (t.rows(), t.cols(), t.shape.kernel),
@@ -91,7 +91,7 @@ fn gru_matches_pytorch_equations<B: AutodiffBackend>() {
     let (d_in, h) = (4, 3);
     let mut cell = MaskedGruCellConfig::new(d_in, h).init::<B>(&device);
     let [a, b] = cell.sparse_layers_mut();
-    sparsify::<B>(&mut [("ih", a), ("hh", b)], 0.5, 2);
+    sparsify::<B>(&mut [("ih".into(), a), ("hh".into(), b)], 0.5, 2);
     let x = Tensor::<B, 2>::random([2, d_in], Distribution::Normal(0.0, 1.0), &device);
     let h0 = Tensor::<B, 2>::random([2, h], Distribution::Normal(0.0, 1.0), &device);
     let y = tensor_to_vec(cell.forward(x.clone(), h0.clone()));

@@ -28,7 +28,7 @@ fn sparse_layer<B: AutodiffBackend>(d_in: usize, d_out: usize, density: f64, see
     let mut ctl = SparsityController::new(&policy, &[layer.shape()], 1000).unwrap();
     init_sparse(
         &mut ctl,
-        &mut [("l", &mut layer as &mut dyn SparseLayer<B>)],
+        &mut [("l".into(), &mut layer as &mut dyn SparseLayer<B>)],
         &mut StdRng::seed_from_u64(seed),
     )
     .unwrap();
@@ -135,7 +135,7 @@ fn update_keeps_inactive_weights_at_zero<B: AutodiffBackend>() {
     let mut ctl = SparsityController::new(&policy, &[layer.shape()], 100).unwrap();
     init_sparse(
         &mut ctl,
-        &mut [("l", &mut layer as &mut dyn SparseLayer<B>)],
+        &mut [("l".into(), &mut layer as &mut dyn SparseLayer<B>)],
         &mut rng,
     )
     .unwrap();
@@ -163,7 +163,7 @@ fn update_keeps_inactive_weights_at_zero<B: AutodiffBackend>() {
     let (report, new_optim) = evolve(
         &mut ctl,
         2,
-        &mut [("l", &mut layer as &mut dyn SparseLayer<B>)],
+        &mut [("l".into(), &mut layer as &mut dyn SparseLayer<B>)],
         host,
         optim,
         &mut rng,
