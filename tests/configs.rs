@@ -16,7 +16,12 @@ fn every_preset_validates_and_round_trips() {
         let resolved = config.resolved();
         let text = resolved.to_toml().unwrap();
         let back = Config::parse(&text, &[]).unwrap_or_else(|e| panic!("{} resolved: {e:#}", path.display()));
-        assert_eq!(back.to_toml().unwrap(), text, "{} does not round-trip", path.display());
+        assert_eq!(
+            back.to_toml().unwrap(),
+            text,
+            "{} does not round-trip",
+            path.display()
+        );
         n += 1;
     }
     assert!(n >= 9, "expected the presets of configs/, found {n}");
