@@ -93,6 +93,13 @@ impl<B: Backend> Encoder<B> {
         }
     }
 
+    /// Whether the MLP encoder applies its masks (see [`Mlp::set_masked`]); conv encoders always do.
+    pub fn set_masked(&mut self, masked: bool) {
+        if let Some(mlp) = self.mlp.as_mut() {
+            mlp.set_masked(masked);
+        }
+    }
+
     pub fn d_out(&self) -> usize {
         match (&self.mlp, &self.conv) {
             (Some(mlp), _) => mlp.d_out(),

@@ -240,6 +240,10 @@ impl<B: AutodiffBackend> Sac<B> {
         sparsity[0].init(qnets.encoder.sparse_layers_mut(), &mut rng)?;
         sparsity[1].init(qnets.critic_layers_mut(), &mut rng)?;
         sparsity[2].init(actor.sparse_layers_mut(), &mut rng)?;
+        qnets.encoder.set_masked(!sparsity[0].is_dense());
+        qnets.critic.q1.set_masked(!sparsity[1].is_dense());
+        qnets.critic.q2.set_masked(!sparsity[1].is_dense());
+        actor.set_masked(!sparsity[2].is_dense());
         crate::target::materialize(&qnets);
         crate::target::materialize(&actor);
         let log_alpha = if config.autotune {

@@ -80,6 +80,11 @@ impl ModuleSparsity {
         init_sparse(controller, &mut named, rng).map_err(|e| format!("sparsity.{}: {e}", self.name))
     }
 
+    /// Whether the module's policy keeps it dense for good (its masks can be skipped in the forward pass).
+    pub fn is_dense(&self) -> bool {
+        self.policy.is_dense()
+    }
+
     /// Whether gradient step `update` is a topology update that needs the dense weight gradient.
     pub fn needs_dense_grad(&self, update: usize) -> bool {
         self.controller

@@ -24,6 +24,8 @@ pub struct MlpConfig {
 pub struct Mlp<B: Backend> {
     pub layers: Vec<MaskedLinear<B>>,
     activate_last: bool,
+    /// False for a module under the `dense` policy: its all-ones masks are skipped in the forward pass.
+    masked: bool,
 }
 
 impl MlpConfig {
@@ -38,6 +40,7 @@ impl MlpConfig {
         Mlp {
             layers,
             activate_last: self.activate_last,
+            masked: true,
         }
     }
 }
@@ -57,6 +60,11 @@ impl<B: Backend> Mlp<B> {
             }
         }
         x
+    }
+
+    /// Whether the forward pass applies the masks; `false` only for modules whose policy keeps them dense.
+    pub fn set_masked(&mut self, masked: bool) {
+        self.masked = masked;
     }
 
     pub fn d_out(&self) -> usize {

@@ -69,6 +69,13 @@ impl<B: Backend> MaskedLinear<B> {
         linear(x, w, self.bias.as_ref().map(Param::val))
     }
 
+    /// `x · W + b` without the mask product, for a layer whose mask is all ones and stays so (a module under
+    /// the `dense` policy): the same value as [`Self::forward`] without an elementwise product and its
+    /// backward per call, so dense baselines pay nothing for the sparse machinery.
+    pub fn forward_unmasked<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        linear(x, self.weight.val(), self.bias.as_ref().map(Param::val))
+    }
+
     /// Same value as [`Self::forward`], but the gradient reaching `W` is the dense gradient (all entries),
     /// for the growth criteria at topology-update steps.
     pub fn forward_dense_grad<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
