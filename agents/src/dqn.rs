@@ -17,6 +17,7 @@ use sparse_rl_dst::policy::SparsityPolicy;
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::checks::{positive_counts, positive_reals, unit_interval};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
@@ -87,31 +88,20 @@ impl Default for DqnConfig {
 impl DqnConfig {
     /// Checks the values serde cannot; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
-        let positive = [
+        positive_counts(&[
             ("buffer_size", self.buffer_size),
             ("batch_size", self.batch_size),
             ("train_frequency", self.train_frequency),
             ("target_network_frequency", self.target_network_frequency),
-        ];
-        if let Some((k, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("{k} must be positive, got 0"));
-        }
-        let unit = [
+        ])?;
+        unit_interval(&[
             ("gamma", self.gamma),
             ("tau", self.tau),
             ("start_e", self.start_e),
             ("end_e", self.end_e),
             ("exploration_fraction", self.exploration_fraction),
-        ];
-        if let Some((k, v)) = unit.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
-            return Err(format!("{k} must be in [0, 1], got {v}"));
-        }
-        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
-            return Err(format!(
-                "learning_rate must be positive, got {}",
-                self.learning_rate
-            ));
-        }
+        ])?;
+        positive_reals(&[("learning_rate", self.learning_rate)])?;
         if self.encoder_hidden.is_empty() {
             return Err("encoder_hidden must name at least one layer".into());
         }

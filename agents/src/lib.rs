@@ -2,6 +2,7 @@
 //! replay buffers, DQN and SAC.
 
 pub mod agent;
+pub mod checks;
 pub mod dqn;
 pub mod encoder;
 pub mod networks;

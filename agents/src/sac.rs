@@ -20,6 +20,7 @@ use sparse_rl_dst::policy::SparsityPolicy;
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::checks::{positive_counts, positive_reals, unit_interval};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
@@ -79,29 +80,18 @@ impl Default for SacConfig {
 
 impl SacConfig {
     pub fn validate(&self) -> Result<(), String> {
-        let positive = [
+        positive_counts(&[
             ("buffer_size", self.buffer_size),
             ("batch_size", self.batch_size),
             ("policy_frequency", self.policy_frequency),
             ("target_network_frequency", self.target_network_frequency),
-        ];
-        if let Some((k, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("{k} must be positive, got 0"));
-        }
-        for (k, v) in [("gamma", self.gamma), ("tau", self.tau)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("{k} must be in [0, 1], got {v}"));
-            }
-        }
-        for (k, v) in [
+        ])?;
+        unit_interval(&[("gamma", self.gamma), ("tau", self.tau)])?;
+        positive_reals(&[
             ("policy_lr", self.policy_lr),
             ("q_lr", self.q_lr),
             ("alpha", self.alpha),
-        ] {
-            if v.is_nan() || v <= 0.0 {
-                return Err(format!("{k} must be positive, got {v}"));
-            }
-        }
+        ])?;
         if self.hidden.is_empty() {
             return Err("hidden must name at least one layer".into());
         }

@@ -17,7 +17,7 @@ mod predator_prey;
 pub use foraging::{Foraging, ForagingConfig, ForagingLayout, GridItem};
 pub use predator_prey::{Cell, PredatorPrey, PredatorPreyConfig};
 
-use crate::{EnvError, MultiAgentEnv, Result};
+use crate::{EnvError, MaObs, MultiAgentEnv, Result};
 
 /// The registered Level-Based Foraging tasks (lbforaging's naming: `Foraging[-Ns]-SxS-Pp-Ff[-coop][-pen]`).
 const FORAGING_IDS: &[&str] = &[
@@ -73,6 +73,28 @@ const MOVES: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
 
 /// Refuses a joint action that the game cannot play: a step after the episode ended, a wrong number of
 /// actions, an index outside `0..N_ACTIONS` or an action the agent does not have available.
+/// The joint observation of a gridworld: each agent's observation written by `observe_agent` into a
+/// zeroed buffer of `obs_dim`, the global state and the available-action masks.
+fn joint_obs(
+    obs_dim: usize,
+    observe_agent: impl Fn(usize, &mut [f32]),
+    state: Vec<f32>,
+    avail: &[[bool; N_ACTIONS]],
+) -> MaObs {
+    let obs = (0..avail.len())
+        .map(|i| {
+            let mut o = vec![0.0; obs_dim];
+            observe_agent(i, &mut o);
+            o
+        })
+        .collect();
+    MaObs {
+        obs,
+        state,
+        avail_actions: avail.iter().map(|a| a.to_vec()).collect(),
+    }
+}
+
 fn check_joint_action(id: &str, done: bool, avail: &[[bool; N_ACTIONS]], actions: &[usize]) -> Result<()> {
     if done {
         return Err(EnvError::new(

@@ -348,18 +348,12 @@ impl PredatorPrey {
     }
 
     fn observe(&self) -> MaObs {
-        let obs = (0..self.predators.len())
-            .map(|i| {
-                let mut o = vec![0.0; self.obs_dim()];
-                self.observe_agent(i, &mut o);
-                o
-            })
-            .collect();
-        MaObs {
-            obs,
-            state: self.global_state(),
-            avail_actions: self.avail.iter().map(|a| a.to_vec()).collect(),
-        }
+        super::joint_obs(
+            self.obs_dim(),
+            |i, o| self.observe_agent(i, o),
+            self.global_state(),
+            &self.avail,
+        )
     }
 }
 
