@@ -19,7 +19,7 @@ pub fn build_agent(config: &Config, env: &dyn Env) -> Result<Box<dyn Agent>> {
         BackendName::Cuda => build::<Autodiff<burn::backend::Cuda>>(config, env, Default::default()),
         #[cfg(not(feature = "cuda"))]
         BackendName::Cuda => {
-            bail!("run.backend = \"cuda\": this binary was built without the `cuda` cargo feature")
+            bail!("run.backend = \"cuda\" needs the `cuda` cargo feature (rejected by validation)")
         }
     }
 }

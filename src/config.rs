@@ -112,6 +112,9 @@ impl Config {
         let run = &self.run;
         let env = sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
         let discrete = matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. });
+        if run.backend == BackendName::Cuda && !cfg!(feature = "cuda") {
+            bail!("run.backend = \"cuda\": this binary was built without the `cuda` cargo feature");
+        }
         if run.total_steps == 0 {
             bail!("run.total_steps must be positive, got 0");
         }

@@ -98,3 +98,13 @@ fn envs_lists_the_registered_environments() {
     }
     assert!(out.contains("Discrete(2)"));
 }
+
+#[test]
+fn cuda_without_the_feature_is_rejected_before_anything_is_written() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = train_with(&format!("{GOOD}backend = \"cuda\"\n"), dir.path());
+    assert_one_line_error(code, &err, &["run.backend", "cuda"]);
+}
