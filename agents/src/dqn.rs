@@ -343,13 +343,17 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
     }
 
     fn train(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
-        let c = self.config.clone();
+        let c = &self.config;
+        let (train, update_target) = (
+            step.is_multiple_of(c.train_frequency),
+            step.is_multiple_of(c.target_network_frequency),
+        );
         let mut metrics = Vec::new();
         if step > c.learning_starts {
-            if step.is_multiple_of(c.train_frequency) {
+            if train {
                 metrics = self.gradient_step(step)?;
             }
-            if step.is_multiple_of(c.target_network_frequency) {
+            if update_target {
                 let ids = self.online.mask_ids();
                 self.target = soft_update(self.target.clone(), &self.online.valid(), self.config.tau, &ids);
             }

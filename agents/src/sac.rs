@@ -178,6 +178,9 @@ pub struct Sac<B: AutodiffBackend> {
     obs_dim: usize,
     low: Vec<f64>,
     high: Vec<f64>,
+    /// Scale and offset mapping tanh's (−1, 1) onto the action box, computed once.
+    action_scale: Vec<f32>,
+    action_bias: Vec<f32>,
     device: B::Device,
 }
 
@@ -260,6 +263,16 @@ impl<B: AutodiffBackend> Sac<B> {
             rng,
             updates: 0,
             obs_dim: obs_space.flat_dim(),
+            action_scale: low
+                .iter()
+                .zip(&high)
+                .map(|(l, h)| ((h - l) / 2.0) as f32)
+                .collect(),
+            action_bias: low
+                .iter()
+                .zip(&high)
+                .map(|(l, h)| ((h + l) / 2.0) as f32)
+                .collect(),
             low,
             high,
             config,
@@ -269,23 +282,6 @@ impl<B: AutodiffBackend> Sac<B> {
 
     fn act_dim(&self) -> usize {
         self.low.len()
-    }
-
-    /// Scale and offset mapping tanh's (−1, 1) to the action box.
-    fn scale_bias(&self) -> (Vec<f32>, Vec<f32>) {
-        let scale = self
-            .low
-            .iter()
-            .zip(&self.high)
-            .map(|(l, h)| ((h - l) / 2.0) as f32)
-            .collect();
-        let bias = self
-            .low
-            .iter()
-            .zip(&self.high)
-            .map(|(l, h)| ((h + l) / 2.0) as f32)
-            .collect();
-        (scale, bias)
     }
 
     /// Squashed Gaussian sample: actions in env units `[n, act]` and log π `[n]`, with noise from our RNG
@@ -308,9 +304,8 @@ impl<B: AutodiffBackend> Sac<B> {
         let eps = matrix::<C>(&noise, n, a, &mean.device());
         let x = mean + log_std.clone().exp() * eps.clone();
         let y = x.tanh();
-        let (scale, bias) = self.scale_bias();
-        let scale_t = matrix::<C>(&scale, 1, a, &y.device());
-        let bias_t = matrix::<C>(&bias, 1, a, &y.device());
+        let scale_t = matrix::<C>(&self.action_scale, 1, a, &y.device());
+        let bias_t = matrix::<C>(&self.action_bias, 1, a, &y.device());
         let log_prob = eps.powf_scalar(2.0) * (-0.5)
             - log_std
             - 0.5 * (2.0 * PI).ln()
@@ -484,9 +479,9 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
             self.sample(&actor, features, false).0
         } else {
             let a = self.act_dim();
-            let (scale, bias) = self.scale_bias();
             let mean = actor.forward(features, false).slice([0..1, 0..a]).tanh();
-            mean * matrix(&scale, 1, a, &self.device) + matrix(&bias, 1, a, &self.device)
+            mean * matrix(&self.action_scale, 1, a, &self.device)
+                + matrix(&self.action_bias, 1, a, &self.device)
         };
         Action::Continuous(to_vec(action).into_iter().map(f64::from).collect())
     }
