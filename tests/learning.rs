@@ -5,9 +5,13 @@ use sparse_rl::config::Config;
 use sparse_rl::run::{train, Start};
 
 fn greedy_return(config: &str) -> f64 {
+    summary(config).eval.return_mean
+}
+
+fn summary(config: &str) -> sparse_rl::log::summary::Summary {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::parse(config, &[]).unwrap();
-    let summary = train(
+    train(
         config,
         Start::Fresh {
             out: dir.path().join("run"),
@@ -15,8 +19,7 @@ fn greedy_return(config: &str) -> f64 {
         None,
     )
     .unwrap()
-    .unwrap();
-    summary.eval.return_mean
+    .unwrap()
 }
 
 const DQN: &str =
@@ -47,4 +50,40 @@ fn sac_learns_pendulum_in_7k_steps() {
          [sac]\nlearning_starts = 1000\nhidden = [64, 64]\nbatch_size = 64\n",
     );
     assert!(r >= -700.0, "greedy return {r} after 7k steps");
+}
+
+/// DynaDiag in the Q head: the head learns, and once frozen each layer stores exactly K diagonals
+/// (120 → 84: K = 12 of length 84; 84 → 2: K = ⌈0.1 · 168 / 2⌉ = 9 of length 2), so the reported density
+/// is (12 · 84 + 9 · 2) / (84 · 120 + 2 · 84) and the FLOPs fall below dense.
+#[test]
+fn dqn_with_a_90_percent_diagonal_head_learns_cartpole() {
+    let s = summary(&format!(
+        "{DQN}[sparsity.critic]\nkind = \"sparse-to-sparse\"\nstructure = \"diagonal\"\ndensity = 0.1\n\
+         distribution = \"uniform\"\nupdate_interval = 500\n"
+    ));
+    let critic = &s.modules["critic"];
+    let expected = (12.0 * 84.0 + 9.0 * 2.0) / (84.0 * 120.0 + 2.0 * 84.0);
+    assert!(
+        (critic.density - expected).abs() < 1e-9,
+        "density {}",
+        critic.density
+    );
+    // Frozen: only the stored diagonals' values are non-zero, plus the 120 + 84 scores and 84 + 2 biases.
+    let stored = 12 * 84 + 9 * 2;
+    assert!(
+        critic.nonzero <= stored + 204 + 86 && critic.nonzero > stored,
+        "{} non-zero of {}",
+        critic.nonzero,
+        critic.params
+    );
+    assert!(
+        s.flops.train_relative_to_dense < 1.0,
+        "{:?}",
+        s.flops.train_relative_to_dense
+    );
+    assert!(
+        s.eval.return_mean >= 100.0,
+        "greedy return {} after 15k steps",
+        s.eval.return_mean
+    );
 }

@@ -13,7 +13,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use sparse_rl_dst::policy::SparsityPolicy;
+use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
@@ -124,7 +124,7 @@ impl<B: Backend> QNetwork<B> {
 
     fn mask_ids(&self) -> HashSet<ParamId> {
         let mut ids: HashSet<ParamId> = self.encoder.mask_ids();
-        ids.extend(self.head.layers.iter().map(|l| l.mask.id));
+        ids.extend(self.head.mask_ids());
         ids
     }
 }
@@ -170,15 +170,20 @@ impl<B: AutodiffBackend> Dqn<B> {
         B::seed(&device, seed);
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x05ee_dd07);
         let encoder = EncoderConfig::for_space(obs_space, &config.encoder_hidden)?.init::<B>(&device);
+        let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
+        if policy("critic").structure == Structure::Diagonal && config.tau < 1.0 {
+            return Err(
+                "sparsity.critic: structure = \"diagonal\" needs hard target copies (dqn.tau = 1)".into(),
+            );
+        }
         let head = MlpConfig {
             d_in: encoder.d_out(),
             hidden: config.head_hidden.clone(),
             d_out: n_actions,
             activate_last: false,
         }
-        .init::<B>(&device);
+        .init_for::<B>(&policy("critic"), &device)?;
         let mut online = QNetwork { encoder, head };
-        let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
         let total_updates = total_steps.saturating_sub(config.learning_starts) / config.train_frequency;
         let mut sparsity = [
             ModuleSparsity::new(
@@ -188,12 +193,7 @@ impl<B: AutodiffBackend> Dqn<B> {
                 total_updates,
             )?
             .with_positions(online.encoder.positions()),
-            ModuleSparsity::new(
-                "critic",
-                policy("critic"),
-                &online.head.sparse_layers(),
-                total_updates,
-            )?,
+            ModuleSparsity::for_mlp("critic", policy("critic"), &online.head, total_updates)?,
         ];
         sparsity[0].init(online.encoder.sparse_layers_mut(), &mut rng)?;
         sparsity[1].init(online.head.sparse_layers_mut(), &mut rng)?;
@@ -308,6 +308,10 @@ impl<B: AutodiffBackend> Dqn<B> {
         );
         self.sparsity[1]
             .update(u, layers, g_head, optim, rng)
+            .map_err(topology_error)?;
+        let head = self.online.head.clone();
+        self.online.head = self.sparsity[1]
+            .update_diagonal(u, head, &mut self.optim, &mut self.rng)
             .map_err(topology_error)?;
         self.updates += 1;
         self.acting = None;

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod checks;
 pub mod dqn;
+pub mod dynadiag;
 pub mod encoder;
 pub mod networks;
 pub mod persist;

@@ -124,14 +124,8 @@ impl<B: Backend> QNets<B> {
 
     fn mask_ids(&self) -> HashSet<ParamId> {
         let mut ids = self.encoder.mask_ids();
-        ids.extend(
-            self.critic
-                .q1
-                .layers
-                .iter()
-                .chain(&self.critic.q2.layers)
-                .map(|l| l.mask.id),
-        );
+        ids.extend(self.critic.q1.mask_ids());
+        ids.extend(self.critic.q2.mask_ids());
         ids
     }
 

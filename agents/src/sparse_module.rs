@@ -9,13 +9,17 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::controller::SparsityController;
+use sparse_rl_dst::diagonal::DiagonalLinear;
 use sparse_rl_dst::evolve::{evolve, init_sparse, NamedLayer};
 use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
+use sparse_rl_dst::optim::reset_moments;
 use sparse_rl_dst::optim::MomentReset;
-use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
+use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy, Structure};
 use sparse_rl_dst::{DstError, LayerShape, SparseGrad, SparseLayer};
 
 use crate::agent::{FlopsRatio, ModuleStats};
+use crate::dynadiag::{DiagonalSchedule, DiagonalStep};
+use crate::networks::Mlp;
 
 /// One module's sparsity: its policy, its controller (none for a module without layers), and the
 /// fraction of connections replaced at the last update.
@@ -27,6 +31,14 @@ pub struct ModuleSparsity {
     /// Output positions per example of each layer (convolutions: h·w), for FLOP counts.
     positions: Vec<usize>,
     controller: Option<SparsityController>,
+    /// DynaDiag's schedule, for a module of diagonal layers (`structure = "diagonal"`).
+    #[serde(default)]
+    diagonal: Option<DiagonalSchedule>,
+    /// Diagonal layers: (weights, stored weights) per layer, for densities and FLOPs.
+    #[serde(default)]
+    diagonal_sizes: Vec<(LayerShape, usize)>,
+    #[serde(default)]
+    total_updates: usize,
     topology_change: f64,
 }
 
@@ -39,6 +51,12 @@ impl ModuleSparsity {
         total_updates: usize,
     ) -> Result<Self, String> {
         let shapes: Vec<LayerShape> = layers.iter().map(|l| l.shape()).collect();
+        let diagonal = policy.structure == Structure::Diagonal;
+        if diagonal && !shapes.is_empty() {
+            return Err(format!(
+                "sparsity.{name}: structure = \"diagonal\" is not available for this module (so far: DQN's critic)"
+            ));
+        }
         let controller = if shapes.is_empty() {
             None
         } else {
@@ -49,12 +67,36 @@ impl ModuleSparsity {
         let positions = vec![1; shapes.len()];
         Ok(Self {
             name: name.to_string(),
+            diagonal: diagonal.then(|| DiagonalSchedule::new(&policy, total_updates)),
+            diagonal_sizes: Vec::new(),
+            total_updates,
             policy,
             shapes,
             positions,
             controller,
             topology_change: 0.0,
         })
+    }
+
+    /// The module of MLP `mlp` (masked or, for `structure = "diagonal"`, diagonal layers) trained for
+    /// `total_updates` gradient steps.
+    pub fn for_mlp<B: Backend>(
+        name: &str,
+        policy: SparsityPolicy,
+        mlp: &Mlp<B>,
+        total_updates: usize,
+    ) -> Result<Self, String> {
+        let mut module = Self::new(name, policy, &mlp.sparse_layers(), total_updates)?;
+        module.diagonal_sizes = mlp
+            .diagonal_layers()
+            .iter()
+            .map(|l: &&DiagonalLinear<B>| {
+                let pattern = l.pattern();
+                let shape = LayerShape::dense(pattern.out_features(), pattern.in_features());
+                (shape, l.num_active() * pattern.diagonal_len())
+            })
+            .collect();
+        Ok(module)
     }
 
     /// Sets the output positions per example of each layer (convolutions), for FLOP counts.
@@ -125,12 +167,51 @@ impl ModuleSparsity {
         Ok(())
     }
 
+    /// DynaDiag's step `update` on the diagonal layers of `mlp` (none for other modules), after the
+    /// optimizer step: anneal, freeze, drop and regrow, with the optimizer moments of changed diagonals
+    /// reset.
+    pub fn update_diagonal<B, O, M>(
+        &mut self,
+        update: usize,
+        mlp: Mlp<B>,
+        optim: &mut OptimizerAdaptor<O, M, B>,
+        rng: &mut impl Rng,
+    ) -> Result<Mlp<B>, DstError>
+    where
+        B: AutodiffBackend,
+        O: MomentReset<B::InnerBackend>,
+        M: AutodiffModule<B>,
+    {
+        let Some(schedule) = self.diagonal.as_ref() else {
+            return Ok(mlp);
+        };
+        let mut step = DiagonalStep::default();
+        let mut changed = (0, 0);
+        let mlp = mlp
+            .map_diagonal(|l| schedule.step(update as u64, l, &mut step, &mut changed, rng))
+            .map_err(|e| DstError::new(format!("sparsity.{}: {e}", self.name)))?;
+        if changed.1 > 0 {
+            self.topology_change = changed.0 as f64 / changed.1 as f64;
+        }
+        if !step.moments.is_empty() {
+            *optim = reset_moments(optim.clone(), &step.moments);
+        }
+        Ok(mlp)
+    }
+
     /// Facts for logs and `summary.json`; `counts` = (parameters, non-zero parameters) of the module.
     pub fn stats(&self, counts: (usize, usize)) -> ModuleStats {
-        let density = self
-            .controller
-            .as_ref()
-            .map_or(1.0, SparsityController::current_density);
+        let density = match &self.controller {
+            Some(c) => c.current_density(),
+            None if !self.diagonal_sizes.is_empty() => {
+                let (all, stored) = self
+                    .diagonal_sizes
+                    .iter()
+                    .fold((0, 0), |(a, s), (shape, n)| (a + shape.len(), s + n));
+                stored as f64 / all as f64
+            }
+            None => 1.0,
+        };
         ModuleStats {
             name: self.name.clone(),
             policy: policy_name(self.policy.kind).to_string(),
@@ -143,6 +224,9 @@ impl ModuleSparsity {
 
     /// Per-example training and inference FLOPs of the module (RigL's accounting, `dst::flops`).
     fn flops(&self) -> Option<FlopReport> {
+        if let Some(schedule) = &self.diagonal {
+            return self.diagonal_flops(schedule);
+        }
         let controller = self.controller.as_ref()?;
         let layers: Vec<LayerSpec> = self
             .shapes
@@ -167,6 +251,22 @@ impl ModuleSparsity {
             _ => TrainingMethod::Static,
         };
         flop_report(&layers, method).ok()
+    }
+}
+
+impl ModuleSparsity {
+    /// Diagonal layers train at dense cost in the soft phase (the weight is built densely) and at their
+    /// stored density once frozen; inference runs frozen.
+    fn diagonal_flops(&self, schedule: &DiagonalSchedule) -> Option<FlopReport> {
+        let layers: Vec<LayerSpec> = self
+            .diagonal_sizes
+            .iter()
+            .map(|(s, stored)| LayerSpec::linear(s.cols, s.rows, *stored as f64 / s.len() as f64))
+            .collect();
+        let mut report = flop_report(&layers, TrainingMethod::Static).ok()?;
+        let soft = schedule.soft_fraction(self.total_updates);
+        report.train = soft * report.train_dense + (1.0 - soft) * report.train;
+        Some(report)
     }
 }
 

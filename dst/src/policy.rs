@@ -44,6 +44,22 @@ pub enum Distribution {
     Erk,
 }
 
+/// The sparsity pattern of a module's layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Structure {
+    /// Any set of single connections: masked layers, evolved by the prune and grow criteria.
+    #[default]
+    Unstructured,
+    /// DynaDiag (Tyagi et al., ICML 2025): every layer of the module is a union of wrapped diagonals
+    /// (`DiagonalLinear`) at the module density. The diagonal scores learn in a soft phase whose
+    /// temperature anneals by a cosine until `anneal_end`, then the top diagonals freeze; a
+    /// `sparse-to-sparse` module then drops its lowest-norm diagonals every `update_interval` steps until
+    /// `update_end` and regrows as many, at random (`grow = "random"`) or by frozen score (any other
+    /// `grow`). Needs `distribution = "uniform"` (DynaDiag's per-layer density) and a sparse output.
+    Diagonal,
+}
+
 /// Initial sparse topology of a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -163,6 +179,10 @@ pub struct SparsityPolicy {
     pub distribution: Distribution,
     /// Whether the last layer (the output) is sparse too; if not it stays dense and outside the budget.
     pub sparse_output: bool,
+    /// Unstructured masks or DynaDiag's diagonals.
+    pub structure: Structure,
+    /// Diagonal structure: end of the soft phase, as a fraction of total steps (DynaDiag: 30 of 100 epochs).
+    pub anneal_end: f64,
     /// Initial topology.
     pub init: TopologyInit,
     /// BSW: rewiring probability β.
@@ -221,6 +241,8 @@ impl Default for SparsityPolicy {
             init_density: 1.0,
             distribution: Distribution::Erk,
             sparse_output: true,
+            structure: Structure::Unstructured,
+            anneal_end: 0.3,
             init: TopologyInit::Er,
             bsw_beta: 0.25,
             brf_r: 0.3,
@@ -330,12 +352,38 @@ impl SparsityPolicy {
                 "must be two positive finite numbers",
             );
         }
+        if self.structure == Structure::Diagonal {
+            self.validate_diagonal()?;
+        }
         if self.prune == PruneCriterion::Set && self.scope == Scope::Global {
             return bad(
                 "scope",
                 &self.scope,
                 "is not defined for `prune = \"set\"` (a per-layer rule)",
             );
+        }
+        Ok(())
+    }
+
+    /// The diagonal structure's own constraints: DynaDiag fixes K diagonals per layer, so only the kinds
+    /// of constant density apply, and its density is per layer.
+    fn validate_diagonal(&self) -> Result<(), DstError> {
+        let bad = |key: &str, value: &dyn std::fmt::Debug, why: &str| {
+            Err(DstError::new(format!(
+                "sparsity policy: `{key}` = {value:?} {why} with `structure = \"diagonal\"`"
+            )))
+        };
+        if !matches!(self.kind, PolicyKind::Static | PolicyKind::SparseToSparse) {
+            return bad("kind", &self.kind, "must be \"static\" or \"sparse-to-sparse\"");
+        }
+        if self.distribution != Distribution::Uniform {
+            return bad("distribution", &self.distribution, "must be \"uniform\"");
+        }
+        if !self.sparse_output {
+            return bad("sparse_output", &self.sparse_output, "must be true");
+        }
+        if !(self.anneal_end > 0.0 && self.anneal_end < self.update_end) {
+            return bad("anneal_end", &self.anneal_end, "must be in (0, `update_end`)");
         }
         Ok(())
     }
@@ -398,6 +446,24 @@ mod tests {
             e.contains("magnitude") && e.contains("reciprocal-sensitivity"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn diagonal_structure_needs_constant_uniform_density() {
+        let p = parse("structure = \"diagonal\"\ndistribution = \"uniform\"").unwrap();
+        assert_eq!((p.structure, p.anneal_end), (Structure::Diagonal, 0.3));
+        for (text, key) in [
+            ("kind = \"dense-to-sparse\"\ndistribution = \"uniform\"", "kind"),
+            ("distribution = \"erk\"", "distribution"),
+            (
+                "distribution = \"uniform\"\nsparse_output = false",
+                "sparse_output",
+            ),
+            ("distribution = \"uniform\"\nanneal_end = 0.9", "anneal_end"),
+        ] {
+            let e = parse(&format!("structure = \"diagonal\"\n{text}")).unwrap_err();
+            assert!(e.contains(key) && e.contains("diagonal"), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! A multilayer perceptron of masked linear layers with ReLU between them.
+//! A multilayer perceptron of sparse linear layers with ReLU between them: masked layers (unstructured
+//! sparsity) or, for a module whose policy asks for `structure = "diagonal"`, DynaDiag's diagonal layers.
 
 use std::collections::HashSet;
 
@@ -6,7 +7,9 @@ use burn::module::{Module, ParamId};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use sparse_rl_dst::diagonal::{DiagonalLinear, DiagonalLinearConfig};
 use sparse_rl_dst::layers::{MaskedLinear, MaskedLinearConfig};
+use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_dst::topology::SparseLayer;
 
 /// Sizes of an MLP: `d_in → hidden... → d_out`.
@@ -19,24 +22,66 @@ pub struct MlpConfig {
     pub activate_last: bool,
 }
 
-/// Masked linear layers with ReLU between them (and after the last when `activate_last`).
+/// One layer of an [`Mlp`].
+#[derive(Module, Debug)]
+pub enum LinearLayer<B: Backend> {
+    /// `x · (W ⊙ M) + b`, any mask.
+    Masked(MaskedLinear<B>),
+    /// A union of wrapped diagonals (DynaDiag).
+    Diagonal(DiagonalLinear<B>),
+}
+
+/// Sparse linear layers with ReLU between them (and after the last when `activate_last`).
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
-    pub layers: Vec<MaskedLinear<B>>,
+    pub layers: Vec<LinearLayer<B>>,
     activate_last: bool,
     /// False for a module under the `dense` policy: its all-ones masks are skipped in the forward pass.
     masked: bool,
 }
 
 impl MlpConfig {
+    /// Masked layers (dense masks until the module's sparsity controller sets them).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Mlp<B> {
+        let layers = self
+            .sizes()
+            .windows(2)
+            .map(|w| LinearLayer::Masked(MaskedLinearConfig::new(w[0], w[1]).init(device)))
+            .collect();
+        self.with_layers(layers)
+    }
+
+    /// The layers `policy` asks for: diagonal layers at the policy's density for
+    /// `structure = "diagonal"`, else masked layers as [`Self::init`].
+    pub fn init_for<B: Backend>(
+        &self,
+        policy: &SparsityPolicy,
+        device: &B::Device,
+    ) -> Result<Mlp<B>, String> {
+        if policy.structure != Structure::Diagonal {
+            return Ok(self.init(device));
+        }
+        let layers = self
+            .sizes()
+            .windows(2)
+            .map(|w| {
+                DiagonalLinearConfig::new(w[0], w[1])
+                    .with_density(policy.density)
+                    .init(device)
+                    .map(LinearLayer::Diagonal)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self.with_layers(layers))
+    }
+
+    fn sizes(&self) -> Vec<usize> {
         let mut sizes = vec![self.d_in];
         sizes.extend(&self.hidden);
         sizes.push(self.d_out);
-        let layers = sizes
-            .windows(2)
-            .map(|w| MaskedLinearConfig::new(w[0], w[1]).init(device))
-            .collect();
+        sizes
+    }
+
+    fn with_layers<B: Backend>(&self, layers: Vec<LinearLayer<B>>) -> Mlp<B> {
         Mlp {
             layers,
             activate_last: self.activate_last,
@@ -45,16 +90,34 @@ impl MlpConfig {
     }
 }
 
+impl<B: Backend> LinearLayer<B> {
+    /// The layer's output; `masked = false` skips an all-ones mask, `dense_grad` routes the dense weight
+    /// gradient to a masked layer's inactive weights (diagonal layers get their gradient from their own
+    /// parameterisation and ignore both).
+    fn forward(&self, x: Tensor<B, 2>, masked: bool, dense_grad: bool) -> Tensor<B, 2> {
+        match self {
+            Self::Masked(l) if dense_grad => l.forward_dense_grad(x),
+            Self::Masked(l) if masked => l.forward(x),
+            Self::Masked(l) => l.forward_unmasked(x),
+            Self::Diagonal(l) => l.forward(x),
+        }
+    }
+
+    fn d_out(&self) -> usize {
+        match self {
+            Self::Masked(l) => l.d_out(),
+            Self::Diagonal(l) => l.pattern().out_features(),
+        }
+    }
+}
+
 impl<B: Backend> Mlp<B> {
-    /// The forward pass; `dense_grad` routes the dense weight gradient to every weight (topology-update steps).
-    pub fn forward<const D: usize>(&self, mut x: Tensor<B, D>, dense_grad: bool) -> Tensor<B, D> {
+    /// The forward pass of a batch `[n, d_in]`; `dense_grad` routes the dense weight gradient to every
+    /// weight of the masked layers (topology-update steps).
+    pub fn forward(&self, mut x: Tensor<B, 2>, dense_grad: bool) -> Tensor<B, 2> {
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = if dense_grad {
-                layer.forward_dense_grad(x)
-            } else {
-                layer.forward(x)
-            };
+            x = layer.forward(x, self.masked, dense_grad);
             if i < last || self.activate_last {
                 x = relu(x);
             }
@@ -68,19 +131,55 @@ impl<B: Backend> Mlp<B> {
     }
 
     pub fn d_out(&self) -> usize {
-        self.layers.last().map_or(0, |l| l.d_out())
+        self.layers.last().map_or(0, LinearLayer::d_out)
     }
 
-    /// The sparse layers, in order, for the module's sparsity controller.
+    /// The masked layers, in order, for the module's sparsity controller.
     pub fn sparse_layers_mut(&mut self) -> Vec<&mut dyn SparseLayer<B>> {
         self.layers
             .iter_mut()
-            .map(|l| l as &mut dyn SparseLayer<B>)
+            .filter_map(|l| match l {
+                LinearLayer::Masked(l) => Some(l as &mut dyn SparseLayer<B>),
+                LinearLayer::Diagonal(_) => None,
+            })
             .collect()
     }
 
     pub fn sparse_layers(&self) -> Vec<&dyn SparseLayer<B>> {
-        self.layers.iter().map(|l| l as &dyn SparseLayer<B>).collect()
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                LinearLayer::Masked(l) => Some(l as &dyn SparseLayer<B>),
+                LinearLayer::Diagonal(_) => None,
+            })
+            .collect()
+    }
+
+    /// The diagonal layers, in order, for the module's DynaDiag schedule.
+    pub fn diagonal_layers(&self) -> Vec<&DiagonalLinear<B>> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                LinearLayer::Diagonal(l) => Some(l),
+                LinearLayer::Masked(_) => None,
+            })
+            .collect()
+    }
+
+    /// Replaces every diagonal layer by `step(layer)` (their methods take the layer by value).
+    pub fn map_diagonal<E>(
+        self,
+        mut step: impl FnMut(DiagonalLinear<B>) -> Result<DiagonalLinear<B>, E>,
+    ) -> Result<Self, E> {
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|l| match l {
+                LinearLayer::Diagonal(d) => step(d).map(LinearLayer::Diagonal),
+                masked => Ok(masked),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { layers, ..self })
     }
 
     /// (parameters, non-zero parameters), masks not counted.
@@ -90,6 +189,12 @@ impl<B: Backend> Mlp<B> {
 
     /// Ids of the masks (not parameters of the model, for counts and target updates).
     pub fn mask_ids(&self) -> HashSet<ParamId> {
-        self.layers.iter().map(|l| l.mask.id).collect()
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                LinearLayer::Masked(l) => Some(l.mask.id),
+                LinearLayer::Diagonal(_) => None,
+            })
+            .collect()
     }
 }
