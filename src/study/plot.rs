@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -32,13 +32,15 @@ const SYSTEM_FONTS: [&str; 5] = [
 pub fn write(dir: &Path, table: &Table, metric: &str) -> Result<()> {
     let text = font_registered();
     let png = dir.join(format!("{}.png", table.experiment));
+    let mut rgb = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
     draw(
-        BitMapBackend::new(&png, SIZE).into_drawing_area(),
+        BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
         table,
         metric,
         text,
     )
     .map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
+    write_png(&png, &rgb).with_context(|| format!("cannot write {}", png.display()))?;
     let svg = dir.join(format!("{}.svg", table.experiment));
     draw(
         SVGBackend::new(&svg, SIZE).into_drawing_area(),
@@ -47,6 +49,18 @@ pub fn write(dir: &Path, table: &Table, metric: &str) -> Result<()> {
         text,
     )
     .map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))
+}
+
+/// Encodes an RGB8 buffer of [`SIZE`].
+fn write_png(path: &Path, rgb: &[u8]) -> Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, SIZE.0, SIZE.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(())
 }
 
 /// Registers the first readable font once per process; whether text can be drawn.
@@ -157,6 +171,7 @@ where
     if text {
         builder.caption(format!("{}: {metric}", table.experiment), (FONT, 22));
     }
+    let cap = 0.01 * (x_range.end - x_range.start);
     let x_axis = StudyAxis {
         range: x_range,
         ticks: xs.clone(),
@@ -169,7 +184,9 @@ where
     };
     let y_label_of = |y: &f64| number(*y);
     let mut mesh = chart.configure_mesh();
-    mesh.x_label_formatter(&label_of).y_label_formatter(&y_label_of);
+    mesh.disable_x_mesh()
+        .x_label_formatter(&label_of)
+        .y_label_formatter(&y_label_of);
     if text {
         let x_desc = if log {
             format!("{} (log scale)", table.x_axis)
@@ -202,12 +219,19 @@ where
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         }
         chart.draw_series(series.iter().map(|p| Circle::new((p.0, p.1), 4, color.filled())))?;
-        chart.draw_series(
-            series
-                .iter()
-                .filter(|p| p.2 > 0.0)
-                .map(|p| PathElement::new(vec![(p.0, p.1 - p.2), (p.0, p.1 + p.2)], color.stroke_width(1))),
-        )?;
+        // ± std bars with caps, as an I-beam: one path per point.
+        chart.draw_series(series.iter().filter(|p| p.2 > 0.0).map(|&(x, m, s)| {
+            let (lo, hi) = (m - s, m + s);
+            let path = vec![
+                (x - cap, lo),
+                (x + cap, lo),
+                (x, lo),
+                (x, hi),
+                (x - cap, hi),
+                (x + cap, hi),
+            ];
+            PathElement::new(path, color.stroke_width(2))
+        }))?;
     }
     if text && !table.rows.is_empty() {
         chart
@@ -215,7 +239,7 @@ where
             .label_font((FONT, 14))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerLeft)
+            .position(SeriesLabelPosition::UpperLeft)
             .draw()?;
     }
     root.present()?;

@@ -67,9 +67,10 @@ fn cell_text(cell: &Cell, full: usize) -> String {
         return "–".into();
     };
     let n = cell.values.len();
+    let digits = decimals(mean);
     let mut text = match cell.std() {
-        Some(std) => format!("{} ± {}", number(mean), number(std)),
-        None => number(mean),
+        Some(std) => format!("{mean:.digits$} ± {std:.digits$}"),
+        None => format!("{mean:.digits$}"),
     };
     if n < full || n == 1 {
         let _ = write!(text, " (n={n})");
@@ -80,13 +81,15 @@ fn cell_text(cell: &Cell, full: usize) -> String {
 /// Four significant digits or so, whatever the metric's scale (returns in the hundreds, coverage in units,
 /// rates below one).
 pub fn number(x: f64) -> String {
-    let a = x.abs();
-    if a >= 100.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
+    format!("{x:.0$}", decimals(x))
+}
+
+/// The decimals [`number`] gives `x`; a cell's std takes its mean's, so the two read alike.
+fn decimals(x: f64) -> usize {
+    match x.abs() {
+        a if a >= 100.0 => 1,
+        a if a >= 1.0 => 2,
+        _ => 3,
     }
 }
 
@@ -112,5 +115,14 @@ mod tests {
         );
         assert_eq!(cell_text(&Cell::default(), 3), "–");
         assert_eq!(number(0.12345), "0.123");
+        assert_eq!(
+            cell_text(
+                &Cell {
+                    values: vec![420.0, 430.0]
+                },
+                2
+            ),
+            "425.0 ± 7.1"
+        );
     }
 }
