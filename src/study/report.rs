@@ -12,7 +12,8 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
     let _ = writeln!(
         md,
         "Study file `{source}`. Each cell: the mean ± sample standard deviation over seeds of `{}` in \
-         the runs' `summary.json`; `(n=k)` marks a cell with fewer finished seeds than the others' most.\n",
+         the runs' `summary.json`; `(n=k)`: the number of finished seeds, shown when it is 1 or below the \
+         fullest cell's.\n",
         manifest.metric
     );
     let _ = writeln!(
