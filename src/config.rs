@@ -233,7 +233,7 @@ fn parse_value(raw: &str) -> toml::Value {
 }
 
 /// toml's errors span several lines with a source excerpt; the CLI promises one line.
-fn one_line(e: &dyn std::fmt::Display) -> String {
+pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
     let lines: Vec<&str> = text
         .lines()

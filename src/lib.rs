@@ -1,8 +1,9 @@
-//! sparse-rl: the CLI's library part (config, run loop, logging, checkpoints), over the `envs`, `dst` and
-//! `agents` crates.
+//! sparse-rl: the CLI's library part (config, run loop, logging, checkpoints, studies), over the `envs`,
+//! `dst` and `agents` crates.
 
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod log;
 pub mod run;
+pub mod study;

@@ -1,4 +1,4 @@
-//! The `sparse-rl` command line: `train`, `eval`, `envs`.
+//! The `sparse-rl` command line: `train`, `eval`, `envs`, `study`.
 
 use std::path::PathBuf;
 
@@ -56,6 +56,8 @@ enum Command {
     },
     /// Lists the built-in environments with their observation and action spaces.
     Envs,
+    /// Trains a grid of runs (configs × varied keys × seeds) into mean ± std tables and plots.
+    Study(sparse_rl::study::StudyArgs),
 }
 
 fn main() {
@@ -127,6 +129,7 @@ fn dispatch(command: Command) -> Result<()> {
                 );
             }
         }
+        Command::Study(args) => sparse_rl::study::main(args)?,
     }
     Ok(())
 }

@@ -1,0 +1,193 @@
+//! `sparse-rl study`: a research question as one command. A study file names base configs
+//! (experiments), the settings to vary (axes) and the seeds; the study trains the whole grid in parallel
+//! as `sparse-rl train` child processes, resumably, and ends in `study.md` (mean ± std tables) and one
+//! plot per experiment (PNG and SVG). `--emit slurm` writes the same grid as a job array and `--collect`
+//! gathers results made elsewhere.
+//!
+//! # Study file
+//!
+//! ```toml
+//! name = "pruning_criteria"      # optional: the file name without .toml
+//! seeds = [1, 2, 3]
+//! metric = "eval.return_mean"    # dotted path into each run's summary.json (the default)
+//! x = "density"                  # the axis on the plot's x and the tables' columns
+//! set = ["run.eval_episodes=10"] # optional overrides of every run
+//!
+//! [[experiment]]
+//! name = "dqn_cartpole"
+//! config = "../dqn_cartpole.toml"          # relative to the study file
+//! set = ['sparsity.critic.kind="sparse-to-sparse"']
+//! omit = ["sparsity.actor"]                # key prefixes dropped from `set` and the axes (DQN has no actor)
+//! only = { density = [0.1, 0.02] }         # optional: the axis values this experiment runs
+//!
+//! [[axis]]                                 # scalar values: each sets every key of `keys`
+//! name = "density"
+//! keys = ["sparsity.critic.density", "sparsity.actor.density"]
+//! values = [0.5, 0.2, 0.1]
+//!
+//! [[axis]]                                 # labelled values: each applies its own overrides
+//! name = "method"
+//! values = [
+//!   { label = "set", set = ['sparsity.{module}.prune="set"'] },
+//! ]
+//! ```
+//!
+//! A run gets, in order: the study's `set`, the experiment's `set`, each axis value's overrides (axes in
+//! file order), then the command line's `--set`; the experiment's `omit` drops keys from the study's `set`
+//! and the axes'. `{axis}` in an
+//! override stands for the label of that axis's value in the run, so an axis of module names (with no
+//! `keys`) can steer which module another axis sets. The axes other than `x` make the plot's lines and
+//! the tables' rows. Unknown keys are errors.
+//!
+//! # Layout
+//!
+//! `<out>/<study>/runs/<run>/` (a run directory as `sparse-rl train` writes it, plus `train.log`),
+//! `<out>/<study>/manifest.json`, `study.md`, `<experiment>.png` and `.svg`, and with `--emit slurm`,
+//! `study.slurm`. Runs are named `<experiment>__<axis>=<label>__...__seed=<seed>`.
+
+mod executor;
+pub mod grid;
+pub mod manifest;
+mod plot;
+mod report;
+mod slurm;
+pub mod spec;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+
+use grid::Selection;
+use manifest::{Manifest, Status};
+use spec::Study;
+
+/// Where a study's grid goes instead of local execution.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Emit {
+    /// A Slurm job-array script, `<out>/<study>/study.slurm`.
+    Slurm,
+}
+
+/// The options of `sparse-rl study`.
+#[derive(Debug, Clone, Args)]
+pub struct StudyArgs {
+    /// The study file (e.g. configs/studies/pruning_criteria.toml).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Runs trained at once (default: the available cores).
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    /// The study goes to OUT/<study name>/.
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// Replaces the study's seeds: `--seeds 1,2`.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Only these values of an axis (or of `experiment` or `seed`): `--only density=0.1,0.02` (repeatable).
+    #[arg(long, value_name = "AXIS=V1,V2")]
+    pub only: Vec<String>,
+    /// Overrides a config key of every run: `--set run.total_steps=20000` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Writes the grid for a cluster scheduler instead of running it.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// Runs nothing: reads the runs' summary.json files (made elsewhere, e.g. by Slurm) into the manifest,
+    /// study.md and plots.
+    #[arg(long, conflicts_with = "emit")]
+    pub collect: bool,
+    /// The program run for each run with `train ...` arguments (default: this sparse-rl). For wrappers,
+    /// and for the tests' stand-in trainer.
+    #[arg(long, value_name = "PROGRAM")]
+    pub trainer: Option<PathBuf>,
+}
+
+/// Runs `sparse-rl study`; an error when any run failed, after the report is written.
+pub fn main(args: StudyArgs) -> Result<()> {
+    let study = Study::load(&args.config)?;
+    let selection = Selection {
+        seeds: args.seeds.clone(),
+        only: args.only.clone(),
+        set: args.overrides.clone(),
+    };
+    let planned = grid::expand(&study, &selection)?;
+    let study_dir = args.out.join(&study.name);
+    let runs_dir = study_dir.join("runs");
+    std::fs::create_dir_all(&runs_dir).with_context(|| format!("cannot create {}", runs_dir.display()))?;
+    let trainer = match &args.trainer {
+        Some(t) => t.clone(),
+        None => std::env::current_exe().context("cannot find the sparse-rl executable")?,
+    };
+
+    if let Some(Emit::Slurm) = args.emit {
+        let workdir = std::env::current_dir()?;
+        let path = study_dir.join("study.slurm");
+        std::fs::write(
+            &path,
+            slurm::script(&study.name, &planned, &workdir, &runs_dir, &trainer),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{} runs: sbatch {}", planned.len(), path.display());
+        println!(
+            "then: sparse-rl study --config {} --out {} --collect (with the same --seeds/--only/--set)",
+            args.config.display(),
+            args.out.display()
+        );
+        return Ok(());
+    }
+
+    let manifest_path = study_dir.join("manifest.json");
+    let mut manifest = Manifest::scan(&study.name, &study.metric, &planned, &runs_dir);
+    if manifest_path.is_file() {
+        manifest.check_same_runs(&Manifest::load(&manifest_path)?)?;
+    }
+    manifest.save(&manifest_path)?;
+    if !args.collect {
+        let parallel = args
+            .parallel
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        eprintln!(
+            "study {}: {} runs, {} done already, {parallel} at a time",
+            study.name,
+            planned.len(),
+            manifest.count(Status::Done)
+        );
+        executor::execute(
+            &mut manifest,
+            &planned,
+            &runs_dir,
+            &trainer,
+            parallel,
+            &manifest_path,
+        )?;
+    }
+    write_report(&study, &manifest, &args.config, &study_dir)?;
+    let failed = manifest.count(Status::Failed);
+    println!(
+        "{}: {} done, {failed} failed, {} not run",
+        study_dir.join("study.md").display(),
+        manifest.count(Status::Done),
+        manifest.count(Status::Pending)
+    );
+    if failed > 0 {
+        bail!(
+            "{failed} of {} runs failed; their errors are in {}",
+            planned.len(),
+            manifest_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// study.md and one plot per experiment of the manifest.
+fn write_report(study: &Study, manifest: &Manifest, source: &Path, study_dir: &Path) -> Result<()> {
+    let tables = table::tables(study, manifest);
+    for t in &tables {
+        plot::write(study_dir, t, &study.metric)?;
+    }
+    let md = report::markdown(manifest, &tables, &source.display().to_string());
+    let path = study_dir.join("study.md");
+    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,261 @@
+//! One plot per experiment, PNG and SVG: the metric (mean, with ± std bars) against the x axis, one line
+//! per row of the table. A numeric x spanning a decade or more (densities 0.5 … 0.01) is drawn on a log
+//! scale, other numbers linearly, labels (modules, methods) as evenly spaced categories; ticks sit at the
+//! study's x values only.
+//!
+//! Text needs a TrueType font and plotters' `ab_glyph` reads one from a file (no fontconfig, no system
+//! library): `SPARSE_RL_FONT` names it, else a few usual system paths are tried. Without one the plots
+//! are drawn without text rather than not at all, and study.md's tables still carry every number.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::report::number;
+use super::table::Table;
+
+const SIZE: (u32, u32) = (900, 560);
+const FONT: &str = "sans-serif";
+const SYSTEM_FONTS: [&str; 5] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+];
+
+/// Writes `<dir>/<experiment>.png` and `.svg`.
+pub fn write(dir: &Path, table: &Table, metric: &str) -> Result<()> {
+    let text = font_registered();
+    let png = dir.join(format!("{}.png", table.experiment));
+    let mut rgb = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
+    draw(
+        BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
+        table,
+        metric,
+        text,
+    )
+    .map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
+    write_png(&png, &rgb).with_context(|| format!("cannot write {}", png.display()))?;
+    let svg = dir.join(format!("{}.svg", table.experiment));
+    draw(
+        SVGBackend::new(&svg, SIZE).into_drawing_area(),
+        table,
+        metric,
+        text,
+    )
+    .map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))
+}
+
+/// Encodes an RGB8 buffer of [`SIZE`].
+fn write_png(path: &Path, rgb: &[u8]) -> Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, SIZE.0, SIZE.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// Registers the first readable font once per process; whether text can be drawn.
+fn font_registered() -> bool {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    *REGISTERED.get_or_init(|| {
+        let candidates: Vec<String> = match std::env::var("SPARSE_RL_FONT") {
+            Ok(path) => vec![path],
+            Err(_) => SYSTEM_FONTS.iter().map(|s| s.to_string()).collect(),
+        };
+        candidates.iter().any(|path| {
+            std::fs::read(path).is_ok_and(|bytes| {
+                // plotters keeps fonts for the whole process; this one is read once and lives as long.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_ok()
+            })
+        })
+    })
+}
+
+/// Where each column sits on the x axis, and whether that axis is logarithmic.
+fn positions(columns: &[String]) -> (Vec<f64>, bool) {
+    let numbers: Option<Vec<f64>> = columns.iter().map(|c| c.parse::<f64>().ok()).collect();
+    match numbers {
+        Some(xs) if xs.iter().all(|&x| x > 0.0) && max(&xs) / min(&xs) >= 10.0 => {
+            (xs.iter().map(|x| x.log10()).collect(), true)
+        }
+        Some(xs) => (xs, false),
+        None => ((0..columns.len()).map(|i| i as f64).collect(), false),
+    }
+}
+
+fn min(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// A linear x axis whose ticks are exactly the study's x values (plotters' own `with_key_points` cannot
+/// take a label formatter).
+struct StudyAxis {
+    range: std::ops::Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for StudyAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, pixels: (i32, i32)) -> i32 {
+        let fraction = (v - self.range.start) / (self.range.end - self.range.start);
+        pixels.0 + (fraction * f64::from(pixels.1 - pixels.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.max_num_points() == 0 {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.clone()
+    }
+}
+
+/// A range around `lo..hi` with a margin, never empty.
+fn padded(lo: f64, hi: f64, fraction: f64) -> std::ops::Range<f64> {
+    let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
+    (lo - fraction * span)..(hi + fraction * span)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    table: &Table,
+    metric: &str,
+    text: bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let (xs, log) = positions(&table.columns);
+    let points: Vec<(f64, f64, f64)> = table
+        .rows
+        .iter()
+        .flat_map(|r| r.cells.iter().zip(&xs))
+        .filter_map(|(c, &x)| c.mean().map(|m| (x, m, c.std().unwrap_or(0.0))))
+        .collect();
+    let y_lo = points.iter().map(|p| p.1 - p.2).fold(f64::INFINITY, f64::min);
+    let y_hi = points.iter().map(|p| p.1 + p.2).fold(f64::NEG_INFINITY, f64::max);
+    let y_range = if points.is_empty() {
+        0.0..1.0
+    } else {
+        padded(y_lo, y_hi, 0.08)
+    };
+    let x_range = if xs.is_empty() {
+        -1.0..1.0
+    } else {
+        padded(min(&xs), max(&xs), 0.08)
+    };
+
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(16).x_label_area_size(44).y_label_area_size(64);
+    if text {
+        builder.caption(format!("{}: {metric}", table.experiment), (FONT, 22));
+    }
+    let cap = 0.01 * (x_range.end - x_range.start);
+    let x_axis = StudyAxis {
+        range: x_range,
+        ticks: xs.clone(),
+    };
+    let mut chart = builder.build_cartesian_2d(x_axis, y_range)?;
+    let label_of = |p: &f64| {
+        xs.iter()
+            .position(|x| (x - p).abs() < 1e-9)
+            .map_or_else(String::new, |i| table.columns[i].clone())
+    };
+    let y_label_of = |y: &f64| number(*y);
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
+        .x_label_formatter(&label_of)
+        .y_label_formatter(&y_label_of);
+    if text {
+        let x_desc = if log {
+            format!("{} (log scale)", table.x_axis)
+        } else {
+            table.x_axis.clone()
+        };
+        mesh.x_desc(x_desc)
+            .y_desc(metric)
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 16));
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw()?;
+
+    for (i, row) in table.rows.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let series: Vec<(f64, f64, f64)> = row
+            .cells
+            .iter()
+            .zip(&xs)
+            .filter_map(|(c, &x)| c.mean().map(|m| (x, m, c.std().unwrap_or(0.0))))
+            .collect();
+        let line = chart.draw_series(LineSeries::new(
+            series.iter().map(|p| (p.0, p.1)),
+            color.stroke_width(2),
+        ))?;
+        if text {
+            line.label(&row.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        chart.draw_series(series.iter().map(|p| Circle::new((p.0, p.1), 4, color.filled())))?;
+        // ± std bars with caps, as an I-beam: one path per point.
+        chart.draw_series(series.iter().filter(|p| p.2 > 0.0).map(|&(x, m, s)| {
+            let (lo, hi) = (m - s, m + s);
+            let path = vec![
+                (x - cap, lo),
+                (x + cap, lo),
+                (x, lo),
+                (x, hi),
+                (x - cap, hi),
+                (x + cap, hi),
+            ];
+            PathElement::new(path, color.stroke_width(2))
+        }))?;
+    }
+    if text && !table.rows.is_empty() {
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn densities_go_on_a_log_axis_and_names_on_categories() {
+        let cols = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (xs, log) = positions(&cols(&["0.5", "0.05"]));
+        assert!(log && (xs[0] - 0.5f64.log10()).abs() < 1e-12);
+        assert_eq!(positions(&cols(&["1", "2"])), (vec![1.0, 2.0], false));
+        assert_eq!(positions(&cols(&["critic", "actor"])), (vec![0.0, 1.0], false));
+    }
+}
