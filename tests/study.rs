@@ -449,7 +449,7 @@ fn presets_expand_to_valid_configs() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/studies");
     for (file, runs) in [
         ("pruning_criteria.toml", 500),
-        ("growth_criteria.toml", 80),
+        ("growth_criteria.toml", 90),
         ("mst_modules.toml", 80),
     ] {
         let study = Study::load(&dir.join(file)).unwrap();
