@@ -4,5 +4,6 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
+pub mod gan_run;
 pub mod log;
 pub mod run;
