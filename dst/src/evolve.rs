@@ -53,6 +53,10 @@ where
     change_topology(layers, grads, optim, |views| controller.update(step, views, rng))
 }
 
+/// What [`adapt`] returns: the update's report (`None` when nothing changed) and the optimizer with the
+/// moments of the changed connections reset.
+pub type AdaptResult<O, M, B> = Result<(Option<UpdateReport>, OptimizerAdaptor<O, M, B>), DstError>;
+
 /// Carries out an ADAPT decision ([`AdaptAction`], Wang et al., "Balanced Training for Sparse GANs",
 /// NeurIPS 2023) on a module's layers as [`evolve`] does an update: a grow or shrink moves the module
 /// to the new density ([`SparsityController::resize`]), a strict-variant step at the cap prunes and
@@ -65,7 +69,7 @@ pub fn adapt<B, O, M, R>(
     grads: Vec<Option<Vec<f32>>>,
     optim: OptimizerAdaptor<O, M, B>,
     rng: &mut R,
-) -> Result<(Option<UpdateReport>, OptimizerAdaptor<O, M, B>), DstError>
+) -> AdaptResult<O, M, B>
 where
     B: AutodiffBackend,
     O: MomentReset<B::InnerBackend>,

@@ -1,5 +1,6 @@
-//! ADAPT: balance ratio queue and every branch of the density controller.
+//! ADAPT: balance ratio queue, every branch of the density controller, and the density moves it orders.
 
+use rand::SeedableRng;
 use sparse_rl_dst::adapt::{
     AdaptAction, AdaptConfig, AdaptController, AdaptVariant, BalanceRatio, BalanceSample,
 };
@@ -228,8 +229,6 @@ fn resize_fixture() -> (
     controller.init_masks(&mut layers, &mut rng).unwrap();
     (controller, layers)
 }
-
-use rand::SeedableRng;
 
 #[test]
 fn adapt_shrink_prunes_the_globally_smallest_weights_and_grow_adds_the_largest_gradients() {
