@@ -10,18 +10,41 @@ use sparse_rl_envs::Env;
 
 use crate::config::{modules_of, Algo, BackendName, Config};
 
-/// The agent the config asks for, on the backend it names.
-pub fn build_agent(config: &Config, env: &dyn Env) -> Result<Box<dyn Agent>> {
-    match config.run.backend {
-        BackendName::Flex => build::<Autodiff<Flex>>(config, env, Default::default()),
-        BackendName::Ndarray => build::<Autodiff<NdArray>>(config, env, Default::default()),
+/// Work generic over the autodiff backend, run by [`with_backend`] on the backend a config names.
+pub trait OnBackend {
+    type Output;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>
+    where
+        B::InnerBackend: 'static;
+}
+
+/// Runs `work` on the backend `name`, on its default device.
+pub fn with_backend<W: OnBackend>(name: BackendName, work: W) -> Result<W::Output> {
+    match name {
+        BackendName::Flex => work.run::<Autodiff<Flex>>(Default::default()),
+        BackendName::Ndarray => work.run::<Autodiff<NdArray>>(Default::default()),
         #[cfg(feature = "cuda")]
-        BackendName::Cuda => build::<Autodiff<burn::backend::Cuda>>(config, env, Default::default()),
+        BackendName::Cuda => work.run::<Autodiff<burn::backend::Cuda>>(Default::default()),
         #[cfg(not(feature = "cuda"))]
         BackendName::Cuda => {
             bail!("run.backend = \"cuda\" needs the `cuda` cargo feature (rejected by validation)")
         }
     }
+}
+
+/// The agent the config asks for, on the backend it names.
+pub fn build_agent(config: &Config, env: &dyn Env) -> Result<Box<dyn Agent>> {
+    struct BuildAgent<'a>(&'a Config, &'a dyn Env);
+    impl OnBackend for BuildAgent<'_> {
+        type Output = Box<dyn Agent>;
+        fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Box<dyn Agent>>
+        where
+            B::InnerBackend: 'static,
+        {
+            build::<B>(self.0, self.1, device)
+        }
+    }
+    with_backend(config.run.backend, BuildAgent(config, env))
 }
 
 fn build<B: AutodiffBackend>(config: &Config, env: &dyn Env, device: B::Device) -> Result<Box<dyn Agent>>
@@ -60,5 +83,6 @@ where
             )
             .map_err(anyhow::Error::msg)?,
         ),
+        Algo::Gan => bail!("run.algo = \"gan\" trains a GAN, not an RL agent"),
     })
 }

@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sparse_rl_agents::dqn::DqnConfig;
+use sparse_rl_agents::gan::mixture::Mixture;
+use sparse_rl_agents::gan::trainer::GanConfig;
 use sparse_rl_agents::sac::SacConfig;
 use sparse_rl_dst::policy::SparsityPolicy;
 
@@ -19,6 +21,8 @@ pub struct Config {
     pub dqn: Option<DqnConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sac: Option<SacConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gan: Option<GanConfig>,
     /// One sparsity policy per module (`encoder`, `critic`, `actor`); a missing module is dense.
     #[serde(default)]
     pub sparsity: BTreeMap<String, SparsityPolicy>,
@@ -28,9 +32,10 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// `dqn` or `sac`.
+    /// `dqn`, `sac` or `gan`.
     pub algo: Algo,
-    /// A registered env id (`sparse-rl envs` lists them).
+    /// A registered env id (`sparse-rl envs` lists them); for `gan`, the dataset (`gaussians-8`,
+    /// `gaussians-25`).
     pub env: String,
     pub total_steps: usize,
     #[serde(default = "default_seed")]
@@ -53,6 +58,7 @@ pub struct RunConfig {
 pub enum Algo {
     Dqn,
     Sac,
+    Gan,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -82,6 +88,7 @@ pub fn modules_of(algo: Algo) -> &'static [&'static str] {
     match algo {
         Algo::Dqn => &["encoder", "critic"],
         Algo::Sac => &["encoder", "critic", "actor"],
+        Algo::Gan => &["generator", "discriminator"],
     }
 }
 
@@ -110,8 +117,6 @@ impl Config {
     /// Checks every value that serde cannot: env id, algorithm section, module names, policies.
     pub fn validate(&self) -> Result<()> {
         let run = &self.run;
-        let env = sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
-        let discrete = matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. });
         if run.backend == BackendName::Cuda && !cfg!(feature = "cuda") {
             bail!("run.backend = \"cuda\": this binary was built without the `cuda` cargo feature");
         }
@@ -120,6 +125,51 @@ impl Config {
         }
         if run.eval_episodes == 0 {
             bail!("run.eval_episodes must be positive, got 0");
+        }
+        if run.algo == Algo::Gan {
+            self.validate_gan()?;
+        } else {
+            self.validate_rl()?;
+        }
+        let modules = modules_of(run.algo);
+        for (name, policy) in &self.sparsity {
+            if !modules.contains(&name.as_str()) {
+                bail!(
+                    "sparsity.{name}: unknown module for {:?}; modules are {}",
+                    run.algo,
+                    modules.join(", ")
+                );
+            }
+            policy
+                .validate()
+                .map_err(|e| anyhow::anyhow!("sparsity.{name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The GAN's dataset (in `run.env`) and `[gan]` table.
+    fn validate_gan(&self) -> Result<()> {
+        Mixture::by_name(&self.run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
+        if self.dqn.is_some() || self.sac.is_some() {
+            bail!("[dqn] or [sac] table given for run.algo = \"gan\"");
+        }
+        self.gan
+            .clone()
+            .unwrap_or_default()
+            .validate(self.run.total_steps, &self.policy("discriminator"))
+            .map_err(|e| anyhow::anyhow!("gan.{e}"))
+    }
+
+    /// The RL algorithms' env and algorithm table.
+    fn validate_rl(&self) -> Result<()> {
+        let run = &self.run;
+        let env = sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
+        let discrete = matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. });
+        if self.gan.is_some() {
+            bail!(
+                "[gan] table given for run.algo = {:?}",
+                format!("{:?}", run.algo).to_lowercase()
+            );
         }
         match run.algo {
             Algo::Dqn => {
@@ -156,19 +206,7 @@ impl Config {
                     .validate()
                     .map_err(|e| anyhow::anyhow!("sac.{e}"))?;
             }
-        }
-        let modules = modules_of(run.algo);
-        for (name, policy) in &self.sparsity {
-            if !modules.contains(&name.as_str()) {
-                bail!(
-                    "sparsity.{name}: unknown module for {:?}; modules are {}",
-                    run.algo,
-                    modules.join(", ")
-                );
-            }
-            policy
-                .validate()
-                .map_err(|e| anyhow::anyhow!("sparsity.{name}: {e}"))?;
+            Algo::Gan => bail!("run.algo = \"gan\" has no env"),
         }
         Ok(())
     }
@@ -178,6 +216,11 @@ impl Config {
         match self.run.algo {
             Algo::Dqn => self.dqn = Some(self.dqn.unwrap_or_default()),
             Algo::Sac => self.sac = Some(self.sac.unwrap_or_default()),
+            Algo::Gan => {
+                let mut gan = self.gan.unwrap_or_default();
+                gan.adapt = Some(gan.adapt_config(self.run.total_steps));
+                self.gan = Some(gan);
+            }
         }
         for module in modules_of(self.run.algo) {
             self.sparsity

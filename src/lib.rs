@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
+pub mod gan_run;
 pub mod log;
 pub mod run;
 pub mod study;

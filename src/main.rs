@@ -82,7 +82,7 @@ fn dispatch(command: Command) -> Result<()> {
             let summary = if let Some(run_dir) = resume {
                 let config = Config::load(&run_dir.join("config.toml"), &[])
                     .with_context(|| format!("cannot resume {}", run_dir.display()))?;
-                run::train(config, Start::Resume { run: run_dir }, pause_at)?
+                run::train_any(config, Start::Resume { run: run_dir }, pause_at)?
             } else {
                 let path = config.expect("clap requires --config without --resume");
                 let mut overrides = overrides;
@@ -101,7 +101,7 @@ fn dispatch(command: Command) -> Result<()> {
                     );
                 }
                 eprintln!("run directory: {}", out.display());
-                run::train(config, Start::Fresh { out }, pause_at)?
+                run::train_any(config, Start::Fresh { out }, pause_at)?
             };
             match summary {
                 Some(s) => println!("{}", serde_json::to_string_pretty(&s)?),

@@ -13,9 +13,9 @@ use sparse_rl_envs::{Action, Env};
 
 use crate::backend::build_agent;
 use crate::checkpoint::{self, LoopState};
-use crate::config::Config;
+use crate::config::{Algo, Config};
 use crate::log::progress::Progress;
-use crate::log::summary::{EvalSummary, FlopsSummary, ModuleSummary, Summary};
+use crate::log::summary::{module_summaries, EvalSummary, Summary};
 use crate::log::tensorboard::Scalars;
 
 /// Where a run starts from.
@@ -40,6 +40,24 @@ impl Evaluation {
         let m = self.mean();
         (self.returns.iter().map(|r| (r - m).powi(2)).sum::<f64>() / self.returns.len() as f64).sqrt()
     }
+}
+
+/// Trains any algorithm: the RL loop below, or the GAN loop ([`crate::gan_run`]) for `run.algo = "gan"`;
+/// returns the summary as JSON.
+pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<serde_json::Value>> {
+    if config.run.algo == Algo::Gan {
+        let Start::Fresh { out } = start else {
+            bail!("--resume: run.algo = \"gan\" runs write no checkpoints");
+        };
+        if pause_at.is_some() {
+            bail!("--pause-at: run.algo = \"gan\" runs write no checkpoints");
+        }
+        return Ok(Some(serde_json::to_value(crate::gan_run::train(config, &out)?)?));
+    }
+    train(config, start, pause_at)?
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// Trains as the config says; returns the summary also written to `summary.json`. With `pause_at`, the run
@@ -191,23 +209,8 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
             return_mean: ev.mean(),
             return_std: ev.std(),
         },
-        modules: agent
-            .modules()
-            .into_iter()
-            .map(|m| {
-                let s = ModuleSummary {
-                    policy: m.policy,
-                    density: m.density,
-                    params: m.params,
-                    nonzero: m.nonzero,
-                };
-                (m.name.to_string(), s)
-            })
-            .collect(),
-        flops: FlopsSummary {
-            train_relative_to_dense: flops.train,
-            inference_relative_to_dense: flops.inference,
-        },
+        modules: module_summaries(agent.modules()),
+        flops: flops.into(),
     };
     fs::write(
         run_dir.join("summary.json"),

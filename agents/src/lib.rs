@@ -1,11 +1,12 @@
 //! Agents: networks split into encoder, critic and actor modules (each with its own sparsity policy, MST),
-//! replay buffers, DQN and SAC.
+//! replay buffers, DQN and SAC, and a small GAN for ADAPT.
 
 pub mod agent;
 pub mod checks;
 pub mod dqn;
 pub mod dynadiag;
 pub mod encoder;
+pub mod gan;
 pub mod networks;
 pub mod persist;
 pub mod replay;

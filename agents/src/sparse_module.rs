@@ -8,9 +8,10 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use sparse_rl_dst::adapt::AdaptAction;
 use sparse_rl_dst::controller::SparsityController;
 use sparse_rl_dst::diagonal::DiagonalLinear;
-use sparse_rl_dst::evolve::{evolve, init_sparse, NamedLayer};
+use sparse_rl_dst::evolve::{adapt, evolve, init_sparse, NamedLayer};
 use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
 use sparse_rl_dst::optim::reset_moments;
 use sparse_rl_dst::optim::MomentReset;
@@ -197,6 +198,53 @@ impl ModuleSparsity {
             *optim = reset_moments(optim.clone(), &step.moments);
         }
         Ok(mlp)
+    }
+
+    /// Carries out ADAPT's decision `action` (Wang et al., "Balanced Training for Sparse GANs", NeurIPS
+    /// 2023) on the module's layers after the optimizer step of gradient step `update`, resetting the
+    /// optimizer moments of the changed connections; `grads` as for [`Self::update`], needed when the
+    /// policy's grow criterion reads the gradient.
+    pub fn adapt<B, O, M>(
+        &mut self,
+        update: usize,
+        action: AdaptAction,
+        layers: Vec<&mut dyn SparseLayer<B>>,
+        grads: Option<Vec<Option<Vec<f32>>>>,
+        optim: &mut OptimizerAdaptor<O, M, B>,
+        rng: &mut impl Rng,
+    ) -> Result<(), DstError>
+    where
+        B: AutodiffBackend,
+        O: MomentReset<B::InnerBackend>,
+        M: AutodiffModule<B>,
+    {
+        let Some(controller) = self.controller.as_mut() else {
+            return Ok(());
+        };
+        let mut named: Vec<NamedLayer<'_, B>> = layer_names(&self.name, layers.len())
+            .into_iter()
+            .zip(layers)
+            .collect();
+        let grads = grads.unwrap_or_default();
+        let (report, updated) = adapt(
+            controller,
+            update as u64,
+            action,
+            &mut named,
+            grads,
+            optim.clone(),
+            rng,
+        )?;
+        *optim = updated;
+        if let Some(report) = report {
+            self.topology_change = report.topology_change;
+        }
+        Ok(())
+    }
+
+    /// The module's sparsity policy.
+    pub fn policy(&self) -> &SparsityPolicy {
+        &self.policy
     }
 
     /// Facts for logs and `summary.json`; `counts` = (parameters, non-zero parameters) of the module.

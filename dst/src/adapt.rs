@@ -137,6 +137,8 @@ pub struct AdaptConfig {
     #[serde(default = "default_regrow_fraction")]
     pub regrow_fraction: f64,
     /// Total training iterations: the horizon of the cosine decay; no decision is taken at the last one.
+    /// Left out of a run's config file (0), it is the run's length, filled in by the trainer.
+    #[serde(default)]
     pub total_steps: u64,
 }
 

@@ -357,24 +357,9 @@ impl SparsityController {
                 }
             }
             Scope::Global => {
-                let mut offsets = vec![0usize];
-                let mut all_scores = Vec::new();
-                let mut candidates = Vec::new();
-                for (l, layer) in layers.iter().enumerate() {
-                    if sparse[l] {
-                        candidates.extend(active_indices(layer).into_iter().map(|i| i + offsets[l]));
-                        all_scores.extend(self.prune_scores(layer, l, rng)?);
-                    } else {
-                        all_scores.resize(all_scores.len() + layer.mask.len(), 0.0);
-                    }
-                    offsets.push(all_scores.len());
-                }
-                let k = ceil_k(candidates.len());
-                let t = self.temperature(step);
-                for g in select_removals(&candidates, &all_scores, k, self.policy.prune_sampling, t, rng) {
-                    let l = offsets.partition_point(|&o| o <= g) - 1;
-                    removed[l].push(g - offsets[l]);
-                }
+                let chosen: Vec<usize> = (0..layers.len()).filter(|&l| sparse[l]).collect();
+                let k = ceil_k(chosen.iter().map(|&l| counts[l]).sum());
+                removed = self.global_removals(step, layers, &chosen, k, rng)?;
             }
         }
         for (layer, r) in layers.iter_mut().zip(&removed) {
@@ -406,6 +391,104 @@ impl SparsityController {
             self.stopped = true;
         }
         Ok(())
+    }
+
+    /// The `k` lowest-scoring active connections over the layers `chosen`, ranked together (global
+    /// magnitude pruning with the magnitude criterion), per layer.
+    fn global_removals<R: Rng + ?Sized>(
+        &mut self,
+        step: u64,
+        layers: &[LayerTopology],
+        chosen: &[usize],
+        k: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Vec<usize>>, DstError> {
+        let mut scores = Vec::with_capacity(chosen.len());
+        for &l in chosen {
+            scores.push(self.prune_scores(&layers[l], l, rng)?);
+        }
+        let t = self.temperature(step);
+        let sampling = self.policy.prune_sampling;
+        Ok(select_global(layers, chosen, active_indices, scores, |c, s| {
+            select_removals(c, s, k, sampling, t, rng)
+        }))
+    }
+
+    /// ADAPT's density change (Wang et al., "Balanced Training for Sparse GANs", NeurIPS 2023): moves the
+    /// module's sparsifiable layers to `density` in one step, removing connections by the prune criterion
+    /// or adding them by the grow criterion, ranked over all those layers together (the authors' global
+    /// magnitude pruning and global gradient growth). Layers kept dense by the policy are left alone.
+    pub fn resize<R: Rng + ?Sized>(
+        &mut self,
+        step: u64,
+        density: f64,
+        layers: &mut [LayerTopology],
+        rng: &mut R,
+    ) -> Result<UpdateReport, DstError> {
+        self.check(layers)?;
+        if !(density > 0.0 && density <= 1.0) {
+            return Err(DstError::new(format!(
+                "resize: density = {density} must be in (0, 1]"
+            )));
+        }
+        let before: Vec<Vec<bool>> = layers.iter().map(|l| l.mask.clone()).collect();
+        let n = layers.len();
+        let chosen: Vec<usize> = (0..n).filter(|&l| !self.keeps_dense(l)).collect();
+        let total: usize = chosen.iter().map(|&l| layers[l].mask.len()).sum();
+        let have: usize = chosen.iter().map(|&l| layers[l].active()).sum();
+        let target = active_count(total, density);
+        let mut pruned = vec![Vec::new(); n];
+        let mut grown = vec![Vec::new(); n];
+        if target < have {
+            pruned = self.global_removals(step, layers, &chosen, have - target, rng)?;
+            for (layer, r) in layers.iter_mut().zip(&pruned) {
+                apply_removals(layer, r);
+            }
+        } else if target > have {
+            let mut scores = Vec::with_capacity(chosen.len());
+            for &l in &chosen {
+                scores.push(self.policy.grow.scores(&layers[l])?);
+            }
+            let sampling = self.policy.grow_sampling;
+            grown = select_global(layers, &chosen, inactive_indices, scores, |c, s| {
+                select_growth(c, s, target - have, sampling, rng)
+            });
+            for (l, (layer, g)) in layers.iter_mut().zip(&grown).enumerate() {
+                self.apply_growth(layer, g, rng);
+                if let Some(r) = self.running[l].as_mut() {
+                    g.iter().for_each(|&i| r[i] = f32::NAN);
+                }
+            }
+        }
+        Ok(self.report(step, layers, &before, &pruned, &grown))
+    }
+
+    /// ADAPT_strict at its density cap: one constant-density prune-and-regrow step of `fraction` of the
+    /// active connections, whatever the policy's own schedule.
+    pub fn regrow<R: Rng + ?Sized>(
+        &mut self,
+        step: u64,
+        fraction: f64,
+        layers: &mut [LayerTopology],
+        rng: &mut R,
+    ) -> Result<UpdateReport, DstError> {
+        self.check(layers)?;
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(DstError::new(format!(
+                "regrow: fraction = {fraction} must be in [0, 1)"
+            )));
+        }
+        let before: Vec<Vec<bool>> = layers.iter().map(|l| l.mask.clone()).collect();
+        let n = layers.len();
+        let (mut pruned, mut grown) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+        self.prune_and_regrow(step, layers, fraction, &mut pruned, &mut grown, rng)?;
+        Ok(self.report(step, layers, &before, &pruned, &grown))
+    }
+
+    /// Whether layer `l` is dense by the policy (a dense module, or the output layer without
+    /// `sparse_output`), outside the density budget.
+    fn keeps_dense(&self, l: usize) -> bool {
+        self.policy.kind == PolicyKind::Dense || (!self.policy.sparse_output && l == self.shapes.len() - 1)
     }
 
     fn report(
@@ -453,6 +536,32 @@ impl SparsityController {
             stopped: self.stopped,
         }
     }
+}
+
+/// Ranks the candidates of the layers `chosen` together: per-layer candidate indices and scores are
+/// concatenated with offsets, `select` picks among them, and the picks are split back per layer.
+fn select_global(
+    layers: &[LayerTopology],
+    chosen: &[usize],
+    candidates: fn(&LayerTopology) -> Vec<usize>,
+    scores: Vec<Vec<f32>>,
+    select: impl FnOnce(&[usize], &[f32]) -> Vec<usize>,
+) -> Vec<Vec<usize>> {
+    let mut offsets = vec![0usize];
+    let mut all_candidates = Vec::new();
+    let mut all_scores = Vec::new();
+    for (&l, s) in chosen.iter().zip(scores) {
+        let offset = all_scores.len();
+        all_candidates.extend(candidates(&layers[l]).into_iter().map(|i| i + offset));
+        all_scores.extend(s);
+        offsets.push(all_scores.len());
+    }
+    let mut out = vec![Vec::new(); layers.len()];
+    for g in select(&all_candidates, &all_scores) {
+        let c = offsets.partition_point(|&o| o <= g) - 1;
+        out[chosen[c]].push(g - offsets[c]);
+    }
+    out
 }
 
 /// Deactivates the given entries and zeroes their weights.

@@ -1,5 +1,6 @@
-//! ADAPT: balance ratio queue and every branch of the density controller.
+//! ADAPT: balance ratio queue, every branch of the density controller, and the density moves it orders.
 
+use rand::SeedableRng;
 use sparse_rl_dst::adapt::{
     AdaptAction, AdaptConfig, AdaptController, AdaptVariant, BalanceRatio, BalanceSample,
 };
@@ -163,10 +164,12 @@ fn config_reads_toml_with_defaults_and_rejects_unknown_keys() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("upper_bund"), "{err}");
-    assert!(
-        toml::from_str::<AdaptConfig>("variant = \"strict\"\n").is_err(),
-        "total_steps is required"
+    let unfilled = toml::from_str::<AdaptConfig>("variant = \"strict\"\n").unwrap();
+    assert_eq!(
+        unfilled.total_steps, 0,
+        "left out, the trainer fills in the run's length"
     );
+    assert!(unfilled.validate().unwrap_err().contains("total_steps"));
 }
 
 #[test]
@@ -185,4 +188,122 @@ fn config_validation_names_the_key() {
     assert!(config.validate().unwrap_err().contains("adapt.update_interval"));
     let err = AdaptController::new(AdaptConfig::paper(AdaptVariant::Strict, 1000), 0.8).unwrap_err();
     assert!(err.contains("0.8"), "{err}");
+}
+
+/// Two layers (8×4 and 2×8) at density 0.5 with distinct weight magnitudes and gradients.
+fn resize_fixture() -> (
+    sparse_rl_dst::SparsityController,
+    Vec<sparse_rl_dst::LayerTopology>,
+) {
+    use sparse_rl_dst::grow::GrowCriterion;
+    use sparse_rl_dst::policy::{Distribution, PolicyKind, SparsityPolicy};
+    use sparse_rl_dst::{LayerShape, LayerTopology, SparsityController};
+    let policy = SparsityPolicy {
+        kind: PolicyKind::Static,
+        density: 0.5,
+        distribution: Distribution::Uniform,
+        grow: GrowCriterion::Gradient,
+        ..SparsityPolicy::default()
+    };
+    let shapes = [LayerShape::dense(8, 4), LayerShape::dense(2, 8)];
+    let mut controller = SparsityController::new(&policy, &shapes, 1000).unwrap();
+    let mut k = 0.0f32;
+    let mut layers: Vec<LayerTopology> = shapes
+        .iter()
+        .enumerate()
+        .map(|(l, &shape)| {
+            let weight = (0..shape.len())
+                .map(|_| {
+                    k += 1.0;
+                    k
+                })
+                .collect();
+            let mut t = LayerTopology::from_dense(format!("d.{l}"), shape, weight);
+            t.grad = Some(
+                (0..shape.len())
+                    .map(|i| ((i * 7919) % 97) as f32 + l as f32 * 0.5)
+                    .collect(),
+            );
+            t
+        })
+        .collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    controller.init_masks(&mut layers, &mut rng).unwrap();
+    (controller, layers)
+}
+
+#[test]
+fn adapt_shrink_prunes_the_globally_smallest_weights_and_grow_adds_the_largest_gradients() {
+    let (mut controller, mut layers) = resize_fixture();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+    let total = 48;
+    assert_eq!(controller.active_counts().iter().sum::<usize>(), 24);
+    let active_before: Vec<(usize, usize, f32)> = active_weights(&layers);
+    let report = controller.resize(1000, 0.25, &mut layers, &mut rng).unwrap();
+    assert_eq!(controller.active_counts().iter().sum::<usize>(), 12);
+    assert!((report.density - 12.0 / total as f64).abs() < 1e-12);
+    // The 12 survivors are the 12 largest magnitudes over both layers together.
+    let mut magnitudes: Vec<f32> = active_before.iter().map(|a| a.2).collect();
+    magnitudes.sort_by(|a, b| b.total_cmp(a));
+    let mut kept: Vec<f32> = active_weights(&layers).iter().map(|a| a.2).collect();
+    kept.sort_by(|a, b| b.total_cmp(a));
+    assert_eq!(kept, magnitudes[..12]);
+    assert!(layers
+        .iter()
+        .all(|l| l.weight.iter().zip(&l.mask).all(|(&w, &m)| m || w == 0.0)));
+
+    let inactive_grads: Vec<f32> = layers
+        .iter()
+        .flat_map(|l| {
+            let g = l.grad.clone().unwrap();
+            l.mask
+                .iter()
+                .zip(g)
+                .filter(|(m, _)| !**m)
+                .map(|(_, g)| g)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    controller.resize(2000, 0.5, &mut layers, &mut rng).unwrap();
+    assert_eq!(controller.active_counts().iter().sum::<usize>(), 24);
+    let mut grown: Vec<f32> = Vec::new();
+    for l in &layers {
+        for (i, &m) in l.mask.iter().enumerate() {
+            if m && l.weight[i] == 0.0 {
+                grown.push(l.grad.as_ref().unwrap()[i]);
+            }
+        }
+    }
+    assert_eq!(grown.len(), 12, "grown weights start at zero");
+    let mut sorted = inactive_grads;
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    assert!(
+        grown.iter().all(|&g| g >= sorted[11]),
+        "growth takes the 12 largest gradients"
+    );
+}
+
+#[test]
+fn adapt_strict_regrow_keeps_the_density() {
+    let (mut controller, mut layers) = resize_fixture();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let report = controller.regrow(500, 0.5, &mut layers, &mut rng).unwrap();
+    assert_eq!(controller.active_counts().iter().sum::<usize>(), 24);
+    assert!(report.topology_change > 0.0);
+    assert!(controller.regrow(500, 1.0, &mut layers, &mut rng).is_err());
+}
+
+/// (layer, index, |weight|) of every active weight.
+fn active_weights(layers: &[sparse_rl_dst::LayerTopology]) -> Vec<(usize, usize, f32)> {
+    layers
+        .iter()
+        .enumerate()
+        .flat_map(|(l, t)| {
+            t.mask
+                .iter()
+                .enumerate()
+                .filter(|(_, &m)| m)
+                .map(move |(i, _)| (l, i, t.weight[i].abs()))
+        })
+        .collect()
 }

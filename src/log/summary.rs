@@ -3,16 +3,19 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sparse_rl_agents::agent::{FlopsRatio, ModuleStats};
 
+/// The run's summary; `E` is the evaluation: episodic returns for the RL algorithms, mode coverage for
+/// the GAN.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Summary {
+pub struct Summary<E = EvalSummary> {
     pub algo: String,
     pub env: String,
     pub seed: u64,
     pub total_steps: usize,
     pub wall_seconds: f64,
     pub sps: f64,
-    pub eval: EvalSummary,
+    pub eval: E,
     pub modules: BTreeMap<String, ModuleSummary>,
     pub flops: FlopsSummary,
 }
@@ -22,6 +25,20 @@ pub struct EvalSummary {
     pub episodes: usize,
     pub return_mean: f64,
     pub return_std: f64,
+}
+
+/// The GAN's evaluation (VEEGAN / PacGAN metrics, `agents::gan::metrics`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GanEvalSummary {
+    /// Generated samples evaluated.
+    pub samples: usize,
+    /// Modes with a high-quality sample, out of `modes`.
+    pub modes_covered: usize,
+    pub modes: usize,
+    /// Fraction of samples within 3σ of their nearest mode.
+    pub high_quality_fraction: f64,
+    /// KL of the high-quality samples' mode histogram from uniform (null without one).
+    pub reverse_kl: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,4 +53,29 @@ pub struct ModuleSummary {
 pub struct FlopsSummary {
     pub train_relative_to_dense: f64,
     pub inference_relative_to_dense: f64,
+}
+
+/// The `modules` map of a summary, from the modules' stats.
+pub fn module_summaries(stats: Vec<ModuleStats>) -> BTreeMap<String, ModuleSummary> {
+    stats
+        .into_iter()
+        .map(|m| {
+            let s = ModuleSummary {
+                policy: m.policy,
+                density: m.density,
+                params: m.params,
+                nonzero: m.nonzero,
+            };
+            (m.name, s)
+        })
+        .collect()
+}
+
+impl From<FlopsRatio> for FlopsSummary {
+    fn from(f: FlopsRatio) -> Self {
+        Self {
+            train_relative_to_dense: f.train,
+            inference_relative_to_dense: f.inference,
+        }
+    }
 }

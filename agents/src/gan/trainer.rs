@@ -1,0 +1,395 @@
+//! GAN training with a sparse generator and a sparse discriminator, each an MLP of masked layers with its
+//! own sparsity policy (modules `generator` and `discriminator`), and optionally ADAPT's discriminator
+//! density controller (Wang et al., "Balanced Training for Sparse GANs", NeurIPS 2023).
+//!
+//! One iteration, as in the authors' `train` (YiteWang/ADAPT, `sparselearning/gan_functions.py`): a
+//! discriminator step on a real and a generated batch, then a generator step with the non-saturating loss
+//! (Goodfellow et al. 2014), each followed by its module's topology update; every `sample_interval`
+//! iterations the balance ratio's three means are measured with D after its step, G before and after
+//! its step on the same z; every ΔT iterations ADAPT may move D's density. The balance ratio is measured
+//! in every mode, so static and RigL runs log it too.
+
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::activation::relu;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{ElementConversion, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+use sparse_rl_dst::adapt::{AdaptConfig, AdaptController, AdaptVariant, BalanceRatio, BalanceSample};
+use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
+
+use super::metrics::ModeCoverage;
+use super::mixture::Mixture;
+use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::checks::{positive_counts, positive_reals, unit_interval};
+use crate::networks::{Mlp, MlpConfig};
+use crate::sparse_module::{flops_ratio, host_grads, ModuleSparsity};
+use crate::tensors::{matrix, to_vec};
+
+/// GAN hyper-parameters (`[gan]` table). Sizes, batch, Adam's β₁ and the 2-D latent are PacGAN's
+/// synthetic-data setup (fjxmlzn/PacGAN configs: batch 100, lr 1e-4, β₁ 0.8, z ∈ R², 2,500 evaluation
+/// samples), with smaller hidden layers (PacGAN: 400 for G, 200 maxout for D) for CPU runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GanConfig {
+    /// Dimension of the generator's N(0, I) input.
+    pub latent_dim: usize,
+    /// Hidden sizes of the generator (ReLU).
+    pub generator_hidden: Vec<usize>,
+    /// Hidden sizes of the discriminator (ReLU).
+    pub discriminator_hidden: Vec<usize>,
+    /// Real and generated samples per step.
+    pub batch_size: usize,
+    /// Adam step size of both networks.
+    pub learning_rate: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub adam_eps: f64,
+    /// Generated samples per evaluation (VEEGAN and PacGAN: 2,500).
+    pub eval_samples: usize,
+    /// `none`: each module follows its policy; `adapt`: ADAPT's controller sets D's density.
+    pub balance: Balance,
+    /// Balance-ratio measurement and ADAPT's controller; the paper's relaxed variant when left out.
+    pub adapt: Option<AdaptConfig>,
+}
+
+/// Whether ADAPT controls the discriminator's density.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Balance {
+    /// Densities as the policies say (static sparse, RigL, ...); the balance ratio is only logged.
+    None,
+    /// ADAPT: D's density follows the balance ratio; D's policy must be `static`.
+    Adapt,
+}
+
+impl Default for GanConfig {
+    fn default() -> Self {
+        Self {
+            latent_dim: 2,
+            generator_hidden: vec![128, 128],
+            discriminator_hidden: vec![128, 128],
+            batch_size: 100,
+            learning_rate: 1e-4,
+            beta1: 0.8,
+            beta2: 0.999,
+            adam_eps: 1e-8,
+            eval_samples: 2500,
+            balance: Balance::None,
+            adapt: None,
+        }
+    }
+}
+
+impl GanConfig {
+    /// The ADAPT settings of a run of `total_steps` iterations: the given ones (their `total_steps` filled
+    /// in) or the paper's relaxed variant.
+    pub fn adapt_config(&self, total_steps: usize) -> AdaptConfig {
+        let mut config = self
+            .adapt
+            .clone()
+            .unwrap_or_else(|| AdaptConfig::paper(AdaptVariant::Relaxed, total_steps as u64));
+        config.total_steps = total_steps as u64;
+        config
+    }
+
+    /// Checks the values serde cannot, with the run length and the discriminator's policy; the error
+    /// names the key (relative to `[gan]`, or the sparsity table).
+    pub fn validate(&self, total_steps: usize, discriminator: &SparsityPolicy) -> Result<(), String> {
+        positive_counts(&[
+            ("latent_dim", self.latent_dim),
+            ("batch_size", self.batch_size),
+            ("eval_samples", self.eval_samples),
+        ])?;
+        positive_reals(&[("learning_rate", self.learning_rate), ("adam_eps", self.adam_eps)])?;
+        unit_interval(&[("beta1", self.beta1), ("beta2", self.beta2)])?;
+        if self.generator_hidden.contains(&0) || self.discriminator_hidden.contains(&0) {
+            return Err("generator_hidden and discriminator_hidden sizes must be positive".into());
+        }
+        if let Some(a) = &self.adapt {
+            if a.total_steps != 0 && a.total_steps != total_steps as u64 {
+                return Err(format!(
+                    "adapt.total_steps = {} differs from run.total_steps = {total_steps}; leave it out",
+                    a.total_steps
+                ));
+            }
+        }
+        let adapt = self.adapt_config(total_steps);
+        adapt.validate()?;
+        if self.balance == Balance::Adapt {
+            if discriminator.kind != PolicyKind::Static {
+                return Err(format!(
+                    "balance = \"adapt\" needs sparsity.discriminator.kind = \"static\" (ADAPT alone changes \
+                     D's topology), got {:?}",
+                    discriminator.kind
+                ));
+            }
+            AdaptController::new(adapt, discriminator.density)
+                .map_err(|e| format!("{e} (sparsity.discriminator.density)"))?;
+        }
+        Ok(())
+    }
+}
+
+type GanOptim<B> = OptimizerAdaptor<Adam, Mlp<B>, B>;
+
+/// A GAN being trained on backend `B`.
+pub struct Gan<B: AutodiffBackend> {
+    config: GanConfig,
+    data: Mixture,
+    generator: Mlp<B>,
+    discriminator: Mlp<B>,
+    g_optim: GanOptim<B>,
+    d_optim: GanOptim<B>,
+    /// generator, discriminator.
+    sparsity: [ModuleSparsity; 2],
+    balance: BalanceRatio,
+    adapt: AdaptConfig,
+    controller: Option<AdaptController>,
+    rng: rand_pcg::Pcg64Mcg,
+    seed: u64,
+    /// Iterations done: the clock of the sparsity schedules and of ADAPT.
+    updates: usize,
+    device: B::Device,
+}
+
+/// Losses of one iteration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLosses {
+    pub g_loss: f64,
+    pub d_loss: f64,
+}
+
+impl<B: AutodiffBackend> Gan<B> {
+    /// Builds the networks and their masks; `policies(module)` gives each module's sparsity policy.
+    pub fn new(
+        config: GanConfig,
+        data: Mixture,
+        policies: impl Fn(&str) -> SparsityPolicy,
+        total_steps: usize,
+        seed: u64,
+        device: B::Device,
+    ) -> Result<Self, String> {
+        let (g_policy, d_policy) = (policies("generator"), policies("discriminator"));
+        config.validate(total_steps, &d_policy)?;
+        B::seed(&device, seed);
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x06a4_0001);
+        let mlp = |d_in, hidden: &[usize], d_out| {
+            MlpConfig {
+                d_in,
+                hidden: hidden.to_vec(),
+                d_out,
+                activate_last: false,
+            }
+            .init::<B>(&device)
+        };
+        let mut generator = mlp(config.latent_dim, &config.generator_hidden, 2);
+        let mut discriminator = mlp(2, &config.discriminator_hidden, 1);
+        let mut g_sparsity =
+            ModuleSparsity::new("generator", g_policy, &generator.sparse_layers(), total_steps)?;
+        let mut d_sparsity = ModuleSparsity::new(
+            "discriminator",
+            d_policy.clone(),
+            &discriminator.sparse_layers(),
+            total_steps,
+        )?;
+        g_sparsity.init(generator.sparse_layers_mut(), &mut rng)?;
+        d_sparsity.init(discriminator.sparse_layers_mut(), &mut rng)?;
+        generator.set_masked(!g_sparsity.is_dense());
+        discriminator.set_masked(!d_sparsity.is_dense());
+        let adapt = config.adapt_config(total_steps);
+        let controller = match config.balance {
+            Balance::None => None,
+            Balance::Adapt => Some(AdaptController::new(adapt.clone(), d_policy.density)?),
+        };
+        let optim = || {
+            AdamConfig::new()
+                .with_beta_1(config.beta1 as f32)
+                .with_beta_2(config.beta2 as f32)
+                .with_epsilon(config.adam_eps as f32)
+                .init()
+        };
+        Ok(Self {
+            g_optim: optim(),
+            d_optim: optim(),
+            balance: BalanceRatio::new(adapt.queue_len)?,
+            adapt,
+            controller,
+            config,
+            data,
+            generator,
+            discriminator,
+            sparsity: [g_sparsity, d_sparsity],
+            rng,
+            seed,
+            updates: 0,
+            device,
+        })
+    }
+
+    fn latent(&mut self, n: usize) -> Tensor<B, 2> {
+        let d = self.config.latent_dim;
+        let z: Vec<f32> = (0..n * d).map(|_| self.rng.sample(StandardNormal)).collect();
+        matrix(&z, n, d, &self.device)
+    }
+
+    /// Whether iteration `step` (counted from 1) ends with an ADAPT decision that may grow D by the
+    /// gradient, so D's step must keep its dense gradient.
+    fn adapt_needs_grad(&self, step: usize) -> bool {
+        self.controller.is_some()
+            && self.sparsity[1].policy().uses_grad()
+            && (step as u64).is_multiple_of(self.adapt.update_interval())
+    }
+
+    /// One iteration (D step, G step, balance ratio, topology updates, ADAPT); `step` counts from 1.
+    pub fn train_step(&mut self, step: usize) -> Result<StepLosses, TrainError> {
+        let n = self.config.batch_size;
+        let lr = self.config.learning_rate;
+        let u = self.updates;
+        let fail = |message: String| TrainError { step, message };
+        let topology_error = |e: sparse_rl_dst::DstError| TrainError {
+            step,
+            message: e.to_string(),
+        };
+
+        // Discriminator: log σ(D(x)) + log(1 − σ(D(G(z)))), G held fixed.
+        let d_dense = self.sparsity[1].needs_dense_grad(u) || self.adapt_needs_grad(step);
+        let real_host = self.data.sample(n, &mut self.rng);
+        let real = matrix::<B>(&real_host, n, 2, &self.device);
+        let z = self.latent(n);
+        let fake = Tensor::from_inner(self.generator.valid().forward(z.inner(), false));
+        let d_loss = softplus(self.discriminator.forward(real.clone(), d_dense).neg()).mean()
+            + softplus(self.discriminator.forward(fake, d_dense)).mean();
+        let d_loss_value = finite("discriminator loss", d_loss.clone()).map_err(fail)?;
+        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
+        let d_grads = d_dense.then(|| host_grads(&self.discriminator.sparse_layers(), &grads));
+        self.discriminator = self.d_optim.step(lr, self.discriminator.clone(), grads);
+        self.sparsity[1]
+            .update(
+                u,
+                self.discriminator.sparse_layers_mut(),
+                d_grads.clone(),
+                &mut self.d_optim,
+                &mut self.rng,
+            )
+            .map_err(topology_error)?;
+
+        // Generator: the non-saturating loss −log σ(D(G(z))), D after its step.
+        let g_dense = self.sparsity[0].needs_dense_grad(u);
+        let z = self.latent(n);
+        let logits = self
+            .discriminator
+            .forward(self.generator.forward(z.clone(), g_dense), false);
+        let fake_before = mean(logits.clone().inner());
+        let g_loss = softplus(logits.neg()).mean();
+        let g_loss_value = finite("generator loss", g_loss.clone()).map_err(fail)?;
+        let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
+        let g_grads = g_dense.then(|| host_grads(&self.generator.sparse_layers(), &grads));
+        self.generator = self.g_optim.step(lr, self.generator.clone(), grads);
+        if (step as u64).is_multiple_of(self.adapt.sample_interval) {
+            let d = self.discriminator.valid();
+            let fake_after = d.forward(self.generator.valid().forward(z.inner(), false), false);
+            self.balance.push(BalanceSample {
+                real: mean(d.forward(real.inner(), false)),
+                fake_before,
+                fake_after: mean(fake_after),
+            });
+        }
+        self.sparsity[0]
+            .update(
+                u,
+                self.generator.sparse_layers_mut(),
+                g_grads,
+                &mut self.g_optim,
+                &mut self.rng,
+            )
+            .map_err(topology_error)?;
+
+        if let Some(controller) = self.controller.as_mut() {
+            let action = controller.decide(step as u64, &self.balance);
+            self.sparsity[1]
+                .adapt(
+                    u,
+                    action,
+                    self.discriminator.sparse_layers_mut(),
+                    d_grads,
+                    &mut self.d_optim,
+                    &mut self.rng,
+                )
+                .map_err(topology_error)?;
+        }
+        self.updates += 1;
+        Ok(StepLosses {
+            g_loss: g_loss_value,
+            d_loss: d_loss_value,
+        })
+    }
+
+    /// The balance ratio over the queued samples (`None` before the first).
+    pub fn balance_ratio(&self) -> Option<f64> {
+        self.balance.value()
+    }
+
+    /// `n` generated samples, row-major `[n, 2]`, from latents fixed by the run seed (every evaluation
+    /// of a run sees the same z).
+    pub fn samples(&self, n: usize) -> Vec<f32> {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(self.seed.wrapping_mul(1_000_003).wrapping_add(17));
+        let d = self.config.latent_dim;
+        let z: Vec<f32> = (0..n * d).map(|_| rng.sample(StandardNormal)).collect();
+        to_vec(
+            self.generator
+                .valid()
+                .forward(matrix(&z, n, d, &self.device), false),
+        )
+    }
+
+    /// Mode coverage of `eval_samples` generated samples.
+    pub fn evaluate(&self) -> ModeCoverage {
+        ModeCoverage::measure(&self.data, &self.samples(self.config.eval_samples))
+    }
+
+    /// Scalars for TensorBoard: balance ratio and D's ADAPT target density.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let mut out = Vec::new();
+        if let Some(br) = self.balance_ratio().filter(|b| b.is_finite()) {
+            out.push(("adapt/balance_ratio", br));
+        }
+        if let Some(c) = &self.controller {
+            out.push(("adapt/discriminator_density", c.density()));
+        }
+        out
+    }
+
+    pub fn modules(&self) -> Vec<ModuleStats> {
+        vec![
+            self.sparsity[0].stats(self.generator.param_counts()),
+            self.sparsity[1].stats(self.discriminator.param_counts()),
+        ]
+    }
+
+    pub fn flops(&self) -> FlopsRatio {
+        flops_ratio(&self.sparsity)
+    }
+}
+
+/// log(1 + eˣ), computed as max(x, 0) + log1p(e^−|x|) so that large logits do not overflow.
+fn softplus<B: AutodiffBackend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    relu(x.clone()) + x.abs().neg().exp().log1p()
+}
+
+fn mean<B: burn::tensor::backend::Backend>(x: Tensor<B, 2>) -> f64 {
+    x.mean().into_scalar().elem::<f64>()
+}
+
+/// The value of a scalar loss, or an error naming it when it is NaN or infinite.
+fn finite<B: AutodiffBackend>(name: &str, loss: Tensor<B, 1>) -> Result<f64, String> {
+    let v = loss.into_scalar().elem::<f64>();
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("GAN {name} is {v}"))
+    }
+}
