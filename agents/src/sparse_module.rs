@@ -10,6 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::controller::SparsityController;
 use sparse_rl_dst::evolve::{evolve, init_sparse, NamedLayer};
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
 use sparse_rl_dst::optim::MomentReset;
 use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
@@ -83,6 +84,11 @@ impl ModuleSparsity {
     /// Whether the module's policy keeps it dense for good (its masks can be skipped in the forward pass).
     pub fn is_dense(&self) -> bool {
         self.policy.is_dense()
+    }
+
+    /// How the module's masked layers compute.
+    pub fn execution(&self) -> Execution {
+        self.policy.execution
     }
 
     /// Whether gradient step `update` is a topology update that needs the dense weight gradient.

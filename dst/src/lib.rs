@@ -12,6 +12,7 @@ pub mod density;
 pub mod diagonal;
 pub mod error;
 pub mod evolve;
+pub mod execution;
 pub mod flops;
 pub mod grow;
 pub mod inference;

@@ -6,6 +6,7 @@ use burn::module::{Module, ParamId};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::layers::{MaskedLinear, MaskedLinearConfig};
 use sparse_rl_dst::topology::SparseLayer;
 
@@ -65,6 +66,13 @@ impl<B: Backend> Mlp<B> {
     /// Whether the forward pass applies the masks; `false` only for modules whose policy keeps them dense.
     pub fn set_masked(&mut self, masked: bool) {
         self.masked = masked;
+    }
+
+    /// Sets how every layer multiplies by its weight (the module policy's `execution`).
+    pub fn set_execution(&mut self, execution: Execution) {
+        for layer in &mut self.layers {
+            layer.set_execution(execution);
+        }
     }
 
     pub fn d_out(&self) -> usize {
