@@ -41,7 +41,7 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
     let rows = dims[..D - 1].iter().product();
     let x2 = x.clone().reshape([rows, d_in]);
     let y = if TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>() {
-        let [x2, weight, mask] = [x2, weight, mask].map(|t| cast::<_, Tensor<Autodiff<Flex>, 2>>(t));
+        let [x2, weight, mask] = [x2, weight, mask].map(cast::<_, Tensor<Autodiff<Flex>, 2>>);
         let layout = cache.layout(primitive(mask).primitive, d_in, d_out);
         if !mode.runs_sparse(layout.density(), rows) {
             return None;
@@ -51,7 +51,7 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
             TensorPrimitive::Float(y),
         ))
     } else if TypeId::of::<B>() == TypeId::of::<Flex>() {
-        let [x2, weight, mask] = [x2, weight, mask].map(|t| cast::<_, Tensor<Flex, 2>>(t));
+        let [x2, weight, mask] = [x2, weight, mask].map(cast::<_, Tensor<Flex, 2>>);
         let layout = cache.layout(primitive(mask), d_in, d_out);
         if !mode.runs_sparse(layout.density(), rows) {
             return None;
@@ -90,7 +90,8 @@ pub(super) fn host(t: FlexTensor) -> FlexTensor {
     }
 }
 
-fn values(t: &FlexTensor) -> &[f32] {
+/// The f32 values of a contiguous flex tensor.
+pub(super) fn values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("contiguous f32 tensor")
 }
 

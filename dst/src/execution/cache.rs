@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::backend::flex::FlexTensor;
 
-use super::autodiff::host;
+use super::autodiff::{host, values};
 use super::layout::CsrLayout;
 
 /// The layout of one layer's mask, rebuilt only when the mask changes.
@@ -55,9 +55,4 @@ impl LayoutCache {
     pub fn rebuilds(&self) -> usize {
         self.state.lock().expect("layout cache poisoned").rebuilds
     }
-}
-
-/// The f32 values of a contiguous flex tensor.
-fn values(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 tensor")
 }

@@ -15,7 +15,7 @@ mod layout;
 mod mode;
 
 pub use cache::LayoutCache;
-pub use layout::CsrLayout;
+pub use layout::{Compressed, CsrLayout};
 pub use mode::{Execution, AUTO_MAX_DENSITY, AUTO_MIN_ROWS};
 
 pub(crate) use autodiff::sparse_linear;
