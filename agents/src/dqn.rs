@@ -199,6 +199,8 @@ impl<B: AutodiffBackend> Dqn<B> {
         sparsity[1].init(online.head.sparse_layers_mut(), &mut rng)?;
         online.encoder.set_masked(!sparsity[0].is_dense());
         online.head.set_masked(!sparsity[1].is_dense());
+        online.encoder.set_execution(sparsity[0].execution());
+        online.head.set_execution(sparsity[1].execution());
         crate::target::materialize(&online);
         let optim = AdamConfig::new().with_epsilon(config.adam_eps as f32).init();
         Ok(Self {

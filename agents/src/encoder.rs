@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use burn::module::{Module, ParamId};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::topology::SparseLayer;
 use sparse_rl_envs::Space;
 
@@ -97,6 +98,13 @@ impl<B: Backend> Encoder<B> {
     pub fn set_masked(&mut self, masked: bool) {
         if let Some(mlp) = self.mlp.as_mut() {
             mlp.set_masked(masked);
+        }
+    }
+
+    /// Sets how the MLP encoder's layers multiply by their weights; conv encoders keep masked-dense.
+    pub fn set_execution(&mut self, execution: Execution) {
+        if let Some(mlp) = self.mlp.as_mut() {
+            mlp.set_execution(execution);
         }
     }
 

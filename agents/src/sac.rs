@@ -231,6 +231,10 @@ impl<B: AutodiffBackend> Sac<B> {
         qnets.critic.q1.set_masked(!sparsity[1].is_dense());
         qnets.critic.q2.set_masked(!sparsity[1].is_dense());
         actor.set_masked(!sparsity[2].is_dense());
+        qnets.encoder.set_execution(sparsity[0].execution());
+        qnets.critic.q1.set_execution(sparsity[1].execution());
+        qnets.critic.q2.set_execution(sparsity[1].execution());
+        actor.set_execution(sparsity[2].execution());
         crate::target::materialize(&qnets);
         crate::target::materialize(&actor);
         let log_alpha = if config.autotune {

@@ -12,6 +12,7 @@ use sparse_rl_dst::adapt::AdaptAction;
 use sparse_rl_dst::controller::SparsityController;
 use sparse_rl_dst::diagonal::DiagonalLinear;
 use sparse_rl_dst::evolve::{adapt, evolve, init_sparse, NamedLayer};
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
 use sparse_rl_dst::optim::reset_moments;
 use sparse_rl_dst::optim::MomentReset;
@@ -126,6 +127,11 @@ impl ModuleSparsity {
     /// Whether the module's policy keeps it dense for good (its masks can be skipped in the forward pass).
     pub fn is_dense(&self) -> bool {
         self.policy.is_dense()
+    }
+
+    /// How the module's masked layers compute.
+    pub fn execution(&self) -> Execution {
+        self.policy.execution
     }
 
     /// Whether gradient step `update` is a topology update that needs the dense weight gradient.

@@ -5,6 +5,7 @@
 //! [`density`], [`topology_init`], [`schedule`], [`prune`] and [`grow`] criteria) and the layers take
 //! the result back; [`optim`] resets the optimizer moments of changed connections. [`evolve`] runs that
 //! whole sequence for an agent.
+//! [`execution`] runs masked linear layers with sparse kernels on the CPU, so sparsity saves wall-clock time.
 
 pub mod adapt;
 pub mod controller;
@@ -12,6 +13,7 @@ pub mod density;
 pub mod diagonal;
 pub mod error;
 pub mod evolve;
+pub mod execution;
 pub mod flops;
 pub mod grow;
 pub mod inference;

@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::DstError;
+use crate::execution::Execution;
 use crate::grow::GrowCriterion;
 use crate::prune::PruneCriterion;
 
@@ -231,6 +232,9 @@ pub struct SparsityPolicy {
     pub density_schedule: DensitySchedule,
     /// Gradual kinds: also prune-and-regrow `drop_fraction` at each update (CHTss); off = pure GMP.
     pub evolve_during_gradual: bool,
+    /// How the module's masked layers compute (`masked-dense`, `sparse`, `auto`; see [`Execution`]). The
+    /// default is `masked-dense`, the behaviour every earlier result was measured with.
+    pub execution: Execution,
 }
 
 impl Default for SparsityPolicy {
@@ -266,6 +270,7 @@ impl Default for SparsityPolicy {
             drop_schedule: DropSchedule::Cosine,
             density_schedule: DensitySchedule::Cubic,
             evolve_during_gradual: false,
+            execution: Execution::MaskedDense,
         }
     }
 }

@@ -8,6 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use sparse_rl_dst::diagonal::{DiagonalLinear, DiagonalLinearConfig};
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::layers::{MaskedLinear, MaskedLinearConfig};
 use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_dst::topology::SparseLayer;
@@ -128,6 +129,16 @@ impl<B: Backend> Mlp<B> {
     /// Whether the forward pass applies the masks; `false` only for modules whose policy keeps them dense.
     pub fn set_masked(&mut self, masked: bool) {
         self.masked = masked;
+    }
+
+    /// Sets how every masked layer multiplies by its weight (the module policy's `execution`); diagonal
+    /// layers have their own frozen-phase kernel.
+    pub fn set_execution(&mut self, execution: Execution) {
+        for layer in &mut self.layers {
+            if let LinearLayer::Masked(l) = layer {
+                l.set_execution(execution);
+            }
+        }
     }
 
     pub fn d_out(&self) -> usize {

@@ -51,7 +51,7 @@ fn fill_bias(bias: &[f32], batch: usize, y: &mut [f32]) {
 
 /// `y += a · x`, elementwise over equal-length slices (vectorised by the compiler).
 #[inline(always)]
-fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }

@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 
 use super::{masked, straight_through};
 use crate::error::DstError;
+use crate::execution::{sparse_linear, Execution, LayoutCache};
 use crate::topology::{read_topology, write_topology, LayerShape, LayerTopology, ParamLayout, SparseLayer};
 
 /// Configuration of a [`MaskedLinear`] layer.
@@ -31,6 +32,12 @@ pub struct MaskedLinear<B: Backend> {
     pub bias: Option<Param<Tensor<B, 1>>>,
     /// Binary mask, [d_in, d_out]; not trainable, saved in the record.
     pub mask: Param<Tensor<B, 2>>,
+    /// How the forward pass multiplies by the weight; set from the module's policy.
+    #[module(skip)]
+    pub execution: Execution,
+    /// The sparse layout of the mask, for the sparse execution.
+    #[module(skip)]
+    pub layout: LayoutCache,
 }
 
 impl MaskedLinearConfig {
@@ -50,7 +57,13 @@ impl MaskedLinearConfig {
         let mask = Initializer::Ones
             .init_with([d_in, d_out], None, None, device)
             .set_require_grad(false);
-        MaskedLinear { weight, bias, mask }
+        MaskedLinear {
+            weight,
+            bias,
+            mask,
+            execution: Execution::default(),
+            layout: LayoutCache::default(),
+        }
     }
 }
 
@@ -63,8 +76,22 @@ pub(crate) fn torch_default_init() -> Initializer {
 }
 
 impl<B: Backend> MaskedLinear<B> {
-    /// `x · (W ⊙ M) + b` for input `[..., d_in]`.
+    /// `x · (W ⊙ M) + b` for input `[..., d_in]`, with the sparse kernels when the layer's [`Execution`]
+    /// (and the backend) selects them, else with the masked-dense product.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let sparse = sparse_linear(
+            &x,
+            self.weight.val(),
+            self.mask.val(),
+            self.execution,
+            &self.layout,
+        );
+        if let Some(y) = sparse {
+            return match &self.bias {
+                Some(b) => y + b.val().unsqueeze(),
+                None => y,
+            };
+        }
         let w = masked(self.weight.val(), self.mask.val());
         linear(x, w, self.bias.as_ref().map(Param::val))
     }
@@ -81,6 +108,11 @@ impl<B: Backend> MaskedLinear<B> {
     pub fn forward_dense_grad<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let w = straight_through(self.weight.val(), self.mask.val());
         linear(x, w, self.bias.as_ref().map(Param::val))
+    }
+
+    /// Sets how [`Self::forward`] multiplies by the weight.
+    pub fn set_execution(&mut self, execution: Execution) {
+        self.execution = execution;
     }
 
     /// Input features.
