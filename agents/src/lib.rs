@@ -1,12 +1,14 @@
 //! Agents: networks split into encoder, critic and actor modules (each with its own sparsity policy, MST),
-//! replay buffers, DQN and SAC.
+//! replay buffers, DQN, SAC and QMIX/MAST (multi-agent).
 
 pub mod agent;
 pub mod checks;
 pub mod dqn;
 pub mod encoder;
+pub mod marl;
 pub mod networks;
 pub mod persist;
+pub mod qmix;
 pub mod replay;
 pub mod sac;
 pub mod sparse_module;
