@@ -1,12 +1,19 @@
 //! Picks the burn backend at run time (`run.backend`) and builds the agent on it.
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Result};
 use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use sparse_rl_agents::agent::Agent;
 use sparse_rl_agents::dqn::Dqn;
+use sparse_rl_agents::marl::MarlAgent;
+use sparse_rl_agents::qmix::episode_buffer::EpisodeShape;
+use sparse_rl_agents::qmix::Qmix;
 use sparse_rl_agents::sac::Sac;
-use sparse_rl_envs::Env;
+use sparse_rl_envs::{Env, MultiAgentEnv};
+
+use sparse_rl_dst::policy::SparsityPolicy;
 
 use crate::config::{modules_of, Algo, BackendName, Config};
 
@@ -24,15 +31,61 @@ pub fn build_agent(config: &Config, env: &dyn Env) -> Result<Box<dyn Agent>> {
     }
 }
 
+/// The multi-agent learner (QMIX / MAST) the config asks for, on the backend it names.
+pub fn build_marl_agent(config: &Config, env: &dyn MultiAgentEnv) -> Result<Box<dyn MarlAgent>> {
+    match config.run.backend {
+        BackendName::Flex => build_qmix::<Autodiff<Flex>>(config, env, Default::default()),
+        BackendName::Ndarray => build_qmix::<Autodiff<NdArray>>(config, env, Default::default()),
+        #[cfg(feature = "cuda")]
+        BackendName::Cuda => build_qmix::<Autodiff<burn::backend::Cuda>>(config, env, Default::default()),
+        #[cfg(not(feature = "cuda"))]
+        BackendName::Cuda => {
+            bail!("run.backend = \"cuda\" needs the `cuda` cargo feature (rejected by validation)")
+        }
+    }
+}
+
+fn build_qmix<B: AutodiffBackend>(
+    config: &Config,
+    env: &dyn MultiAgentEnv,
+    device: B::Device,
+) -> Result<Box<dyn MarlAgent>>
+where
+    B::InnerBackend: 'static,
+{
+    let shape = EpisodeShape {
+        n_agents: env.n_agents(),
+        obs_dim: env.obs_dim(),
+        state_dim: env.state_dim(),
+        n_actions: env.n_actions(),
+    };
+    let agent = Qmix::<B>::new(
+        config.qmix.clone().unwrap_or_default(),
+        &policies(config),
+        shape,
+        env.episode_limit(),
+        config.run.total_steps,
+        config.run.seed,
+        device,
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(Box::new(agent))
+}
+
+/// The sparsity policy of each module of the run's algorithm (dense where the config names none).
+fn policies(config: &Config) -> BTreeMap<String, SparsityPolicy> {
+    modules_of(config.run.algo)
+        .iter()
+        .map(|m| (m.to_string(), config.policy(m)))
+        .collect()
+}
+
 fn build<B: AutodiffBackend>(config: &Config, env: &dyn Env, device: B::Device) -> Result<Box<dyn Agent>>
 where
     B::InnerBackend: 'static,
 {
     let run = &config.run;
-    let policies = modules_of(run.algo)
-        .iter()
-        .map(|m| (m.to_string(), config.policy(m)))
-        .collect();
+    let policies = policies(config);
     let obs_space = env.observation_space();
     let action_space = env.action_space();
     Ok(match run.algo {
@@ -60,5 +113,6 @@ where
             )
             .map_err(anyhow::Error::msg)?,
         ),
+        Algo::Qmix => bail!("run.algo = \"qmix\" is a multi-agent learner: see `build_marl_agent`"),
     })
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sparse_rl_agents::dqn::DqnConfig;
+use sparse_rl_agents::qmix::QmixConfig;
 use sparse_rl_agents::sac::SacConfig;
 use sparse_rl_dst::policy::SparsityPolicy;
 
@@ -19,7 +20,10 @@ pub struct Config {
     pub dqn: Option<DqnConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sac: Option<SacConfig>,
-    /// One sparsity policy per module (`encoder`, `critic`, `actor`); a missing module is dense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qmix: Option<QmixConfig>,
+    /// One sparsity policy per module (`encoder`, `critic`, `actor`; QMIX: `agent`, `mixer`); a missing
+    /// module is dense.
     #[serde(default)]
     pub sparsity: BTreeMap<String, SparsityPolicy>,
 }
@@ -28,9 +32,9 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// `dqn` or `sac`.
+    /// `dqn`, `sac` or `qmix`.
     pub algo: Algo,
-    /// A registered env id (`sparse-rl envs` lists them).
+    /// A registered env id (`sparse-rl envs` lists them); QMIX needs a multi-agent one.
     pub env: String,
     pub total_steps: usize,
     #[serde(default = "default_seed")]
@@ -53,6 +57,7 @@ pub struct RunConfig {
 pub enum Algo {
     Dqn,
     Sac,
+    Qmix,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -82,6 +87,7 @@ pub fn modules_of(algo: Algo) -> &'static [&'static str] {
     match algo {
         Algo::Dqn => &["encoder", "critic"],
         Algo::Sac => &["encoder", "critic", "actor"],
+        Algo::Qmix => &["agent", "mixer"],
     }
 }
 
@@ -110,8 +116,10 @@ impl Config {
     /// Checks every value that serde cannot: env id, algorithm section, module names, policies.
     pub fn validate(&self) -> Result<()> {
         let run = &self.run;
-        let env = sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
-        let discrete = matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. });
+        let single_agent_env = || sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"));
+        let is_discrete = |env: &dyn sparse_rl_envs::Env| {
+            matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. })
+        };
         if run.backend == BackendName::Cuda && !cfg!(feature = "cuda") {
             bail!("run.backend = \"cuda\": this binary was built without the `cuda` cargo feature");
         }
@@ -123,7 +131,8 @@ impl Config {
         }
         match run.algo {
             Algo::Dqn => {
-                if !discrete {
+                let env = single_agent_env()?;
+                if !is_discrete(env.as_ref()) {
                     bail!(
                         "run.algo = \"dqn\" needs a discrete action space, {} has {}",
                         run.env,
@@ -140,7 +149,8 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("dqn.{e}"))?;
             }
             Algo::Sac => {
-                if discrete {
+                let env = single_agent_env()?;
+                if is_discrete(env.as_ref()) {
                     bail!(
                         "run.algo = \"sac\" needs a continuous action space, {} has {}",
                         run.env,
@@ -156,6 +166,10 @@ impl Config {
                     .validate()
                     .map_err(|e| anyhow::anyhow!("sac.{e}"))?;
             }
+            Algo::Qmix => self.validate_qmix()?,
+        }
+        if run.algo != Algo::Qmix && self.qmix.is_some() {
+            bail!("[qmix] table given for run.algo = \"{:?}\"", run.algo);
         }
         let modules = modules_of(run.algo);
         for (name, policy) in &self.sparsity {
@@ -173,11 +187,31 @@ impl Config {
         Ok(())
     }
 
+    /// QMIX needs a multi-agent env and no single-agent algorithm table.
+    fn validate_qmix(&self) -> Result<()> {
+        let run = &self.run;
+        if !sparse_rl_envs::is_multi_agent(&run.env) {
+            bail!(
+                "run.env: run.algo = \"qmix\" needs a multi-agent env, {} is not one (`sparse-rl envs` lists them)",
+                run.env
+            );
+        }
+        if self.dqn.is_some() || self.sac.is_some() {
+            bail!("[dqn] or [sac] table given for run.algo = \"qmix\"");
+        }
+        self.qmix
+            .clone()
+            .unwrap_or_default()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("qmix.{e}"))
+    }
+
     /// Fills the defaults in, so that `config.toml` of a run states every value used.
     pub fn resolved(mut self) -> Self {
         match self.run.algo {
             Algo::Dqn => self.dqn = Some(self.dqn.unwrap_or_default()),
             Algo::Sac => self.sac = Some(self.sac.unwrap_or_default()),
+            Algo::Qmix => self.qmix = Some(self.qmix.unwrap_or_default()),
         }
         for module in modules_of(self.run.algo) {
             self.sparsity

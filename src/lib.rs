@@ -5,4 +5,5 @@ pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod log;
+pub mod marl_run;
 pub mod run;

@@ -12,6 +12,9 @@ pub struct Summary {
     pub total_steps: usize,
     pub wall_seconds: f64,
     pub sps: f64,
+    /// Training episodes per second (multi-agent runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episodes_per_second: Option<f64>,
     pub eval: EvalSummary,
     pub modules: BTreeMap<String, ModuleSummary>,
     pub flops: FlopsSummary,
@@ -22,6 +25,9 @@ pub struct EvalSummary {
     pub episodes: usize,
     pub return_mean: f64,
     pub return_std: f64,
+    /// Fraction of evaluation episodes solved (multi-agent runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub win_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
