@@ -183,7 +183,7 @@ impl EpisodeBuffer {
                     .into_iter()
                     .map(|i| first_recent + i)
                     .collect();
-                picked.extend(sample(rng, len, size - n_recent).into_iter());
+                picked.extend(sample(rng, len, size - n_recent));
                 picked
             }
         }
