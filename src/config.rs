@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sparse_rl_agents::dqn::DqnConfig;
 use sparse_rl_agents::gan::mixture::Mixture;
 use sparse_rl_agents::gan::trainer::GanConfig;
+use sparse_rl_agents::qmix::QmixConfig;
 use sparse_rl_agents::sac::SacConfig;
 use sparse_rl_dst::policy::SparsityPolicy;
 
@@ -23,7 +24,10 @@ pub struct Config {
     pub sac: Option<SacConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gan: Option<GanConfig>,
-    /// One sparsity policy per module (`encoder`, `critic`, `actor`); a missing module is dense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qmix: Option<QmixConfig>,
+    /// One sparsity policy per module (`encoder`, `critic`, `actor`; QMIX: `agent`, `mixer`; GAN:
+    /// `generator`, `discriminator`); a missing module is dense.
     #[serde(default)]
     pub sparsity: BTreeMap<String, SparsityPolicy>,
 }
@@ -32,10 +36,10 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// `dqn`, `sac` or `gan`.
+    /// `dqn`, `sac`, `qmix` or `gan`.
     pub algo: Algo,
-    /// A registered env id (`sparse-rl envs` lists them); for `gan`, the dataset (`gaussians-8`,
-    /// `gaussians-25`).
+    /// A registered env id (`sparse-rl envs` lists them); QMIX needs a multi-agent one; for `gan`, the
+    /// dataset (`gaussians-8`, `gaussians-25`).
     pub env: String,
     pub total_steps: usize,
     #[serde(default = "default_seed")]
@@ -58,7 +62,20 @@ pub struct RunConfig {
 pub enum Algo {
     Dqn,
     Sac,
+    Qmix,
     Gan,
+}
+
+impl Algo {
+    /// The name as the config spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dqn => "dqn",
+            Self::Sac => "sac",
+            Self::Qmix => "qmix",
+            Self::Gan => "gan",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -88,6 +105,7 @@ pub fn modules_of(algo: Algo) -> &'static [&'static str] {
     match algo {
         Algo::Dqn => &["encoder", "critic"],
         Algo::Sac => &["encoder", "critic", "actor"],
+        Algo::Qmix => &["agent", "mixer"],
         Algo::Gan => &["generator", "discriminator"],
     }
 }
@@ -126,10 +144,16 @@ impl Config {
         if run.eval_episodes == 0 {
             bail!("run.eval_episodes must be positive, got 0");
         }
-        if run.algo == Algo::Gan {
-            self.validate_gan()?;
-        } else {
-            self.validate_rl()?;
+        match run.algo {
+            Algo::Gan => self.validate_gan()?,
+            Algo::Qmix => self.validate_qmix()?,
+            Algo::Dqn | Algo::Sac => self.validate_rl()?,
+        }
+        if run.algo != Algo::Gan && self.gan.is_some() {
+            bail!("[gan] table given for run.algo = {:?}", run.algo.name());
+        }
+        if run.algo != Algo::Qmix && self.qmix.is_some() {
+            bail!("[qmix] table given for run.algo = {:?}", run.algo.name());
         }
         let modules = modules_of(run.algo);
         for (name, policy) in &self.sparsity {
@@ -160,17 +184,11 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("gan.{e}"))
     }
 
-    /// The RL algorithms' env and algorithm table.
+    /// The single-agent RL algorithms' (DQN, SAC) env and algorithm table.
     fn validate_rl(&self) -> Result<()> {
         let run = &self.run;
         let env = sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
         let discrete = matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. });
-        if self.gan.is_some() {
-            bail!(
-                "[gan] table given for run.algo = {:?}",
-                format!("{:?}", run.algo).to_lowercase()
-            );
-        }
         match run.algo {
             Algo::Dqn => {
                 if !discrete {
@@ -206,9 +224,28 @@ impl Config {
                     .validate()
                     .map_err(|e| anyhow::anyhow!("sac.{e}"))?;
             }
-            Algo::Gan => bail!("run.algo = \"gan\" has no env"),
+            Algo::Gan | Algo::Qmix => unreachable!("validated by validate_gan and validate_qmix"),
         }
         Ok(())
+    }
+
+    /// QMIX needs a multi-agent env and no single-agent algorithm table.
+    fn validate_qmix(&self) -> Result<()> {
+        let run = &self.run;
+        if !sparse_rl_envs::is_multi_agent(&run.env) {
+            bail!(
+                "run.env: run.algo = \"qmix\" needs a multi-agent env, {} is not one (`sparse-rl envs` lists them)",
+                run.env
+            );
+        }
+        if self.dqn.is_some() || self.sac.is_some() {
+            bail!("[dqn] or [sac] table given for run.algo = \"qmix\"");
+        }
+        self.qmix
+            .clone()
+            .unwrap_or_default()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("qmix.{e}"))
     }
 
     /// Fills the defaults in, so that `config.toml` of a run states every value used.
@@ -221,6 +258,7 @@ impl Config {
                 gan.adapt = Some(gan.adapt_config(self.run.total_steps));
                 self.gan = Some(gan);
             }
+            Algo::Qmix => self.qmix = Some(self.qmix.unwrap_or_default()),
         }
         for module in modules_of(self.run.algo) {
             self.sparsity

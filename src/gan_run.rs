@@ -102,6 +102,7 @@ impl OnBackend for GanLoop<'_> {
             total_steps: run.total_steps,
             wall_seconds: wall,
             sps: run.total_steps as f64 / wall.max(1e-9),
+            episodes_per_second: None,
             eval,
             modules: module_summaries(gan.modules()),
             flops: flops.into(),

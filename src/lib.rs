@@ -6,5 +6,6 @@ pub mod checkpoint;
 pub mod config;
 pub mod gan_run;
 pub mod log;
+pub mod marl_run;
 pub mod run;
 pub mod study;

@@ -53,6 +53,9 @@ enum Command {
         episodes: usize,
         #[arg(long, default_value = "best", value_parser = ["best", "latest"])]
         checkpoint: String,
+        /// Multi-agent runs: plays one greedy episode, printing the ASCII grid at every step.
+        #[arg(long, conflicts_with = "episodes")]
+        render: bool,
     },
     /// Lists the built-in environments with their observation and action spaces.
     Envs,
@@ -112,12 +115,20 @@ fn dispatch(command: Command) -> Result<()> {
             run,
             episodes,
             checkpoint,
+            render,
         } => {
-            let ev = run::eval_run(&run, &checkpoint, episodes)?;
-            let json = serde_json::json!({
+            let ev = if render {
+                sparse_rl::marl_run::render_run(&run, &checkpoint, &mut std::io::stdout())?
+            } else {
+                run::eval_run(&run, &checkpoint, episodes)?
+            };
+            let mut json = serde_json::json!({
                 "run": run, "checkpoint": checkpoint, "episodes": ev.returns.len(),
                 "return_mean": ev.mean(), "return_std": ev.std(), "returns": ev.returns,
             });
+            if let Some(w) = ev.win_rate() {
+                json["win_rate"] = w.into();
+            }
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
         Command::Envs => {

@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rand::{RngCore, SeedableRng};
-use sparse_rl_agents::agent::Agent;
+use sparse_rl_agents::agent::{Agent, FlopsRatio, ModuleStats};
 use sparse_rl_envs::{Action, Env};
 
 use crate::backend::build_agent;
 use crate::checkpoint::{self, LoopState};
-use crate::config::{Algo, Config};
+use crate::config::{Algo, Config, RunConfig};
 use crate::log::progress::Progress;
 use crate::log::summary::{module_summaries, EvalSummary, Summary};
 use crate::log::tensorboard::Scalars;
@@ -30,9 +30,17 @@ pub enum Start {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub returns: Vec<f64>,
+    /// Multi-agent runs: whether each episode was solved (empty for single-agent runs).
+    pub solved: Vec<bool>,
 }
 
 impl Evaluation {
+    /// Fraction of solved episodes (multi-agent runs only).
+    pub fn win_rate(&self) -> Option<f64> {
+        (!self.solved.is_empty())
+            .then(|| self.solved.iter().filter(|&&w| w).count() as f64 / self.solved.len() as f64)
+    }
+
     pub fn mean(&self) -> f64 {
         self.returns.iter().sum::<f64>() / self.returns.len() as f64
     }
@@ -64,21 +72,11 @@ pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Resul
 /// stops at the first episode end at or after that step, writes `checkpoints/latest` and returns `None`
 /// (a preemptible job's time slice); `--resume` continues it on the same curve.
 pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<Summary>> {
+    if config.run.algo == Algo::Qmix {
+        return crate::marl_run::train(config, start, pause_at);
+    }
     let config = config.resolved();
-    let (run_dir, resumed) = match start {
-        Start::Fresh { out } => {
-            if out.exists() && fs::read_dir(&out)?.next().is_some() {
-                bail!(
-                    "output directory {} exists and is not empty (use --resume to continue it)",
-                    out.display()
-                );
-            }
-            fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            fs::write(out.join("config.toml"), config.to_toml()?)?;
-            (out, false)
-        }
-        Start::Resume { run } => (run, true),
-    };
+    let (run_dir, resumed) = open_run_dir(&config, start)?;
     let run = &config.run;
     let mut env = sparse_rl_envs::make(&run.env)?;
     let mut eval_env = sparse_rl_envs::make(&run.env)?;
@@ -155,14 +153,7 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
                 sps,
                 Some(recent.iter().sum::<f64>() / recent.len() as f64),
             );
-            for m in agent.modules() {
-                scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, state.step);
-                scalars.scalar(
-                    &format!("sparsity/{}/topology_change", m.name),
-                    m.topology_change,
-                    state.step,
-                );
-            }
+            log_modules(&mut scalars, &agent.modules(), state.step);
             if run.eval_interval > 0 && state.step - last_eval >= run.eval_interval {
                 last_eval = state.step;
                 let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
@@ -197,21 +188,7 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     let flops = agent.flops();
     scalars.scalar("flops/train_relative_to_dense", flops.train, state.step);
     scalars.flush();
-    let summary = Summary {
-        algo: format!("{:?}", run.algo).to_lowercase(),
-        env: run.env.clone(),
-        seed: run.seed,
-        total_steps: state.step,
-        wall_seconds: wall,
-        sps: state.step as f64 / wall.max(1e-9),
-        eval: EvalSummary {
-            episodes: ev.returns.len(),
-            return_mean: ev.mean(),
-            return_std: ev.std(),
-        },
-        modules: module_summaries(agent.modules()),
-        flops: flops.into(),
-    };
+    let summary = summary(run, state.step, wall, &ev, agent.modules(), flops);
     fs::write(
         run_dir.join("summary.json"),
         serde_json::to_string_pretty(&summary)?,
@@ -219,9 +196,68 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     Ok(Some(summary))
 }
 
+/// The `summary.json` of a finished run of `steps` env steps in `wall` seconds.
+pub(crate) fn summary(
+    run: &RunConfig,
+    steps: usize,
+    wall: f64,
+    ev: &Evaluation,
+    modules: Vec<ModuleStats>,
+    flops: FlopsRatio,
+) -> Summary {
+    Summary {
+        algo: run.algo.name().to_string(),
+        env: run.env.clone(),
+        seed: run.seed,
+        total_steps: steps,
+        wall_seconds: wall,
+        sps: steps as f64 / wall.max(1e-9),
+        episodes_per_second: None,
+        eval: EvalSummary {
+            episodes: ev.returns.len(),
+            return_mean: ev.mean(),
+            return_std: ev.std(),
+            win_rate: ev.win_rate(),
+        },
+        modules: module_summaries(modules),
+        flops: flops.into(),
+    }
+}
+
+/// Each module's density and topology change at env step `step`.
+pub(crate) fn log_modules(scalars: &mut Scalars, modules: &[ModuleStats], step: usize) {
+    for m in modules {
+        scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, step);
+        scalars.scalar(
+            &format!("sparsity/{}/topology_change", m.name),
+            m.topology_change,
+            step,
+        );
+    }
+}
+
+/// The run directory and whether the run resumes: a fresh one must be new or empty and gets
+/// `config.toml` (the resolved config).
+pub(crate) fn open_run_dir(config: &Config, start: Start) -> Result<(PathBuf, bool)> {
+    Ok(match start {
+        Start::Fresh { out } => {
+            if out.exists() && fs::read_dir(&out)?.next().is_some() {
+                bail!(
+                    "output directory {} exists and is not empty (use --resume to continue it)",
+                    out.display()
+                );
+            }
+            fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            fs::write(out.join("config.toml"), config.to_toml()?)?;
+            (out, false)
+        }
+        Start::Resume { run } => (run, true),
+    })
+}
+
 /// Keeps the first `episodes` rows of `episodes.csv`: rows written after the checkpoint a run resumes from
 /// are written again by the resumed run.
-fn truncate_episodes(path: &Path, episodes: usize) -> Result<()> {
+pub(crate) fn truncate_episodes(path: &Path, episodes: usize) -> Result<()> {
     let text = fs::read_to_string(path).unwrap_or_default();
     let kept: String = text.lines().take(episodes).map(|l| format!("{l}\n")).collect();
     fs::write(path, kept).with_context(|| format!("cannot rewrite {}", path.display()))
@@ -232,9 +268,7 @@ fn truncate_episodes(path: &Path, episodes: usize) -> Result<()> {
 pub fn evaluate(agent: &mut dyn Agent, env: &mut dyn Env, episodes: usize, seed: u64) -> Result<Evaluation> {
     let mut returns = Vec::with_capacity(episodes);
     for i in 0..episodes {
-        let (mut obs, _) = env.reset(Some(
-            seed.wrapping_mul(1_000_003).wrapping_add(1_000_000 + i as u64),
-        ));
+        let (mut obs, _) = env.reset(Some(eval_seed(seed, i)));
         let mut total = 0.0;
         loop {
             let action: Action = agent.act(&obs, false, 0);
@@ -247,12 +281,23 @@ pub fn evaluate(agent: &mut dyn Agent, env: &mut dyn Env, episodes: usize, seed:
         }
         returns.push(total);
     }
-    Ok(Evaluation { returns })
+    Ok(Evaluation {
+        returns,
+        solved: Vec::new(),
+    })
+}
+
+/// The reset seed of evaluation episode `i` of a run with seed `seed`.
+pub(crate) fn eval_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(1_000_000 + i as u64)
 }
 
 /// Loads a run's config and a checkpoint, and evaluates it greedily.
 pub fn eval_run(run_dir: &Path, which: &str, episodes: usize) -> Result<Evaluation> {
     let config = Config::load(&run_dir.join("config.toml"), &[])?;
+    if config.run.algo == Algo::Qmix {
+        return crate::marl_run::eval_run(&config, run_dir, which, episodes);
+    }
     let mut env = sparse_rl_envs::make(&config.run.env)?;
     let mut agent = build_agent(&config, env.as_ref())?;
     let dir = checkpoint::dir(run_dir, which);

@@ -1,5 +1,5 @@
 //! Agents: networks split into encoder, critic and actor modules (each with its own sparsity policy, MST),
-//! replay buffers, DQN and SAC, and a small GAN for ADAPT.
+//! replay buffers, DQN, SAC and QMIX/MAST (multi-agent), and a small GAN for ADAPT.
 
 pub mod agent;
 pub mod checks;
@@ -7,8 +7,10 @@ pub mod dqn;
 pub mod dynadiag;
 pub mod encoder;
 pub mod gan;
+pub mod marl;
 pub mod networks;
 pub mod persist;
+pub mod qmix;
 pub mod replay;
 pub mod sac;
 pub mod sparse_module;

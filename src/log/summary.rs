@@ -15,6 +15,9 @@ pub struct Summary<E = EvalSummary> {
     pub total_steps: usize,
     pub wall_seconds: f64,
     pub sps: f64,
+    /// Training episodes per second (multi-agent runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episodes_per_second: Option<f64>,
     pub eval: E,
     pub modules: BTreeMap<String, ModuleSummary>,
     pub flops: FlopsSummary,
@@ -25,6 +28,9 @@ pub struct EvalSummary {
     pub episodes: usize,
     pub return_mean: f64,
     pub return_std: f64,
+    /// Fraction of evaluation episodes solved (multi-agent runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub win_rate: Option<f64>,
 }
 
 /// The GAN's evaluation (VEEGAN / PacGAN metrics, `agents::gan::metrics`).

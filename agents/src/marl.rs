@@ -1,0 +1,31 @@
+//! The interface between a cooperative multi-agent learner (QMIX, MAST) and the CLI's multi-agent training
+//! loop: act on a joint observation, record the episode, train at its end, report, save.
+
+use std::path::Path;
+
+use sparse_rl_envs::MaObs;
+
+use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
+
+/// A multi-agent learner trained episode by episode (PyMARL's episode runner).
+pub trait MarlAgent {
+    /// Starts an episode (training or evaluation): clears recurrent state and last actions.
+    fn begin_episode(&mut self);
+    /// One action per agent among its available ones: ε-greedy when `explore` (ε at env step `step`),
+    /// else greedy.
+    fn act(&mut self, obs: &MaObs, explore: bool, step: usize) -> Vec<usize>;
+    /// Records a step of the current training episode: the observation acted on, the joint action and the
+    /// team reward.
+    fn observe(&mut self, obs: &MaObs, actions: &[usize], reward: f64);
+    /// Ends the training episode with its last observation (`terminated`: not by the time limit), stores it
+    /// and runs the gradient updates due at env step `step`; returns metrics to log, or an error that stops
+    /// the run (non-finite loss).
+    fn end_episode(&mut self, last: &MaObs, terminated: bool, step: usize)
+        -> Result<Vec<Metric>, TrainError>;
+    fn modules(&self) -> Vec<ModuleStats>;
+    fn flops(&self) -> FlopsRatio;
+    /// Saves everything a resumed run needs (networks, optimizer, masks, replay, RNG) into `dir`.
+    fn save(&self, dir: &Path) -> std::io::Result<()>;
+    /// Loads what [`MarlAgent::save`] wrote.
+    fn load(&mut self, dir: &Path) -> std::io::Result<()>;
+}

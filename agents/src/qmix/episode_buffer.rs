@@ -1,0 +1,407 @@
+//! The episode replay buffer of PyMARL/EPyMARL (`src/components/episode_buffer.py`): whole episodes, at most
+//! `capacity` of them (the oldest dropped first), sampled as a batch of episodes padded to the longest one,
+//! with a `filled` mask marking the real steps. MAST's dual replay (Hu et al. 2024) is [`Sampler::Hybrid`]:
+//! a fixed share of each batch comes from the most recent episodes (the "small buffer"), the rest from the
+//! whole buffer; both views hold every episode, so one ring serves both.
+
+use std::collections::VecDeque;
+use std::io::{Error, ErrorKind, Read, Write};
+
+use rand::seq::index::sample;
+use rand::Rng;
+use sparse_rl_envs::MaObs;
+
+/// The sizes of an episode's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpisodeShape {
+    pub n_agents: usize,
+    pub obs_dim: usize,
+    pub state_dim: usize,
+    pub n_actions: usize,
+}
+
+/// One stored episode of `len` steps: `len + 1` observations, states and availability masks (the last
+/// observation included, for the bootstrap), `len` joint actions and team rewards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Episode {
+    obs: Vec<f32>,
+    state: Vec<f32>,
+    /// 1.0 where the action is available.
+    avail: Vec<f32>,
+    actions: Vec<f32>,
+    rewards: Vec<f32>,
+    /// Whether the episode ended by termination (not by the time limit).
+    terminated: bool,
+}
+
+impl Episode {
+    /// Steps recorded.
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+}
+
+/// Builds an [`Episode`] step by step while it is played.
+#[derive(Debug, Clone)]
+pub struct EpisodeRecorder {
+    episode: Episode,
+}
+
+impl EpisodeRecorder {
+    pub fn new() -> Self {
+        Self {
+            episode: Episode {
+                obs: Vec::new(),
+                state: Vec::new(),
+                avail: Vec::new(),
+                actions: Vec::new(),
+                rewards: Vec::new(),
+                terminated: false,
+            },
+        }
+    }
+
+    /// Records the observation a joint action was chosen from, the action and the team reward it earned.
+    pub fn push(&mut self, obs: &MaObs, actions: &[usize], reward: f64) {
+        self.push_obs(obs);
+        let e = &mut self.episode;
+        e.actions.extend(actions.iter().map(|&a| a as f32));
+        e.rewards.push(reward as f32);
+    }
+
+    /// Closes the episode with its last observation; `terminated` when it ended by termination.
+    pub fn finish(mut self, last: &MaObs, terminated: bool) -> Episode {
+        self.push_obs(last);
+        self.episode.terminated = terminated;
+        self.episode
+    }
+
+    fn push_obs(&mut self, obs: &MaObs) {
+        let e = &mut self.episode;
+        e.obs.extend(obs.obs.iter().flatten());
+        e.state.extend(&obs.state);
+        e.avail.extend(
+            obs.avail_actions
+                .iter()
+                .flatten()
+                .map(|&ok| f32::from(u8::from(ok))),
+        );
+    }
+}
+
+impl Default for EpisodeRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How the episodes of a batch are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sampler {
+    /// Uniformly without replacement over the whole buffer (EPyMARL).
+    Uniform,
+    /// MAST's dual replay: `round(recent_fraction · batch)` episodes without replacement among the
+    /// `recent` newest, the rest without replacement over the whole buffer.
+    Hybrid { recent: usize, recent_fraction: f64 },
+}
+
+/// A batch of `size` episodes padded to `t_len` steps, row-major flat arrays ready to become tensors.
+/// Padded steps have zero observations and rewards, every action available, `filled` = 0.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EpisodeBatch {
+    pub size: usize,
+    pub t_len: usize,
+    /// `[B, T + 1, n_agents, obs_dim]`.
+    pub obs: Vec<f32>,
+    /// `[B, T + 1, state_dim]`.
+    pub state: Vec<f32>,
+    /// `[B, T + 1, n_agents, n_actions]`, 1.0 where available.
+    pub avail: Vec<f32>,
+    /// `[B, T, n_agents]`, action indices.
+    pub actions: Vec<f32>,
+    /// `[B, T]`.
+    pub rewards: Vec<f32>,
+    /// `[B, T]`, 1.0 at the last step of a terminated episode.
+    pub terminated: Vec<f32>,
+    /// `[B, T]`, 1.0 on real steps.
+    pub filled: Vec<f32>,
+    /// Buffer positions of the sampled episodes (0 = oldest).
+    pub indices: Vec<usize>,
+}
+
+/// A ring of whole episodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeBuffer {
+    shape: EpisodeShape,
+    capacity: usize,
+    episodes: VecDeque<Episode>,
+}
+
+impl EpisodeBuffer {
+    pub fn new(capacity: usize, shape: EpisodeShape) -> Self {
+        Self {
+            shape,
+            capacity,
+            episodes: VecDeque::with_capacity(capacity.min(1024)),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.episodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.episodes.is_empty()
+    }
+
+    /// Stores an episode, dropping the oldest when full.
+    pub fn push(&mut self, episode: Episode) {
+        if self.episodes.len() == self.capacity {
+            self.episodes.pop_front();
+        }
+        self.episodes.push_back(episode);
+    }
+
+    /// Buffer positions (0 = oldest) of a batch of `size` episodes drawn by `sampler`. Needs `size` ≤ len.
+    pub fn sample_indices(&self, size: usize, sampler: Sampler, rng: &mut impl Rng) -> Vec<usize> {
+        let len = self.len();
+        assert!(size <= len, "sampling {size} episodes from {len}");
+        match sampler {
+            Sampler::Uniform => sample(rng, len, size).into_vec(),
+            Sampler::Hybrid {
+                recent,
+                recent_fraction,
+            } => {
+                let recent = recent.min(len);
+                let n_recent = ((recent_fraction * size as f64).round() as usize).min(recent);
+                let first_recent = len - recent;
+                let mut picked: Vec<usize> = sample(rng, recent, n_recent)
+                    .into_iter()
+                    .map(|i| first_recent + i)
+                    .collect();
+                picked.extend(sample(rng, len, size - n_recent));
+                picked
+            }
+        }
+    }
+
+    /// The padded batch of the episodes at `indices`, cut to the longest of them.
+    pub fn batch(&self, indices: &[usize]) -> EpisodeBatch {
+        let s = self.shape;
+        let t_len = indices.iter().map(|&i| self.episodes[i].len()).max().unwrap_or(0);
+        let (na, no, nsd, nact) = (s.n_agents, s.obs_dim, s.state_dim, s.n_actions);
+        let mut b = EpisodeBatch {
+            size: indices.len(),
+            t_len,
+            ..EpisodeBatch::default()
+        };
+        for &i in indices {
+            let e = &self.episodes[i];
+            let (len, pad) = (e.len(), t_len - e.len());
+            b.obs.extend(&e.obs);
+            b.obs.extend(std::iter::repeat_n(0.0, pad * na * no));
+            b.state.extend(&e.state);
+            b.state.extend(std::iter::repeat_n(0.0, pad * nsd));
+            b.avail.extend(&e.avail);
+            b.avail.extend(std::iter::repeat_n(1.0, pad * na * nact));
+            b.actions.extend(&e.actions);
+            b.actions.extend(std::iter::repeat_n(0.0, pad * na));
+            b.rewards.extend(&e.rewards);
+            b.rewards.extend(std::iter::repeat_n(0.0, pad));
+            b.terminated
+                .extend((0..t_len).map(|t| f32::from(u8::from(e.terminated && t + 1 == len))));
+            b.filled.extend((0..t_len).map(|t| f32::from(u8::from(t < len))));
+        }
+        b.indices = indices.to_vec();
+        b
+    }
+
+    /// Writes the buffer in a little-endian binary form (for checkpoints).
+    pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        let s = self.shape;
+        for n in [
+            self.capacity,
+            s.n_agents,
+            s.obs_dim,
+            s.state_dim,
+            s.n_actions,
+            self.len(),
+        ] {
+            write_u64(w, n)?;
+        }
+        for e in &self.episodes {
+            write_u64(w, usize::from(e.terminated))?;
+            for v in [&e.obs, &e.state, &e.avail, &e.actions, &e.rewards] {
+                write_u64(w, v.len())?;
+                for x in v {
+                    w.write_all(&x.to_le_bytes())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what [`EpisodeBuffer::write_to`] wrote.
+    pub fn read_from(r: &mut impl Read) -> std::io::Result<Self> {
+        let mut header = [0usize; 6];
+        for h in header.iter_mut() {
+            *h = read_u64(r)?;
+        }
+        let [capacity, n_agents, obs_dim, state_dim, n_actions, len] = header;
+        if capacity == 0 || len > capacity {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                "corrupt episode buffer header",
+            ));
+        }
+        let shape = EpisodeShape {
+            n_agents,
+            obs_dim,
+            state_dim,
+            n_actions,
+        };
+        let mut buf = Self::new(capacity, shape);
+        for _ in 0..len {
+            let terminated = read_u64(r)? != 0;
+            let mut fields: [Vec<f32>; 5] = Default::default();
+            for v in fields.iter_mut() {
+                let n = read_u64(r)?;
+                let mut bytes = vec![0u8; n * 4];
+                r.read_exact(&mut bytes)?;
+                *v = bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+            }
+            let [obs, state, avail, actions, rewards] = fields;
+            buf.push(Episode {
+                obs,
+                state,
+                avail,
+                actions,
+                rewards,
+                terminated,
+            });
+        }
+        Ok(buf)
+    }
+}
+
+fn write_u64(w: &mut impl Write, n: usize) -> std::io::Result<()> {
+    w.write_all(&(n as u64).to_le_bytes())
+}
+
+fn read_u64(r: &mut impl Read) -> std::io::Result<usize> {
+    let mut word = [0u8; 8];
+    r.read_exact(&mut word)?;
+    Ok(u64::from_le_bytes(word) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const SHAPE: EpisodeShape = EpisodeShape {
+        n_agents: 2,
+        obs_dim: 3,
+        state_dim: 4,
+        n_actions: 2,
+    };
+
+    /// An episode of `len` steps whose every observation, state and reward value is `tag`.
+    fn episode(len: usize, terminated: bool, tag: f32) -> Episode {
+        let obs = MaObs {
+            obs: vec![vec![tag; 3]; 2],
+            state: vec![tag; 4],
+            avail_actions: vec![vec![true, false]; 2],
+        };
+        let mut rec = EpisodeRecorder::new();
+        for _ in 0..len {
+            rec.push(&obs, &[0, 0], f64::from(tag));
+        }
+        rec.finish(&obs, terminated)
+    }
+
+    #[test]
+    fn batches_are_padded_with_masks_cut_to_the_longest_episode() {
+        let mut buf = EpisodeBuffer::new(10, SHAPE);
+        buf.push(episode(2, true, 7.0));
+        buf.push(episode(4, false, 9.0));
+        buf.push(episode(6, false, 5.0));
+        let b = buf.batch(&[0, 1]);
+        assert_eq!((b.size, b.t_len), (2, 4));
+        assert_eq!(b.filled, vec![1., 1., 0., 0., 1., 1., 1., 1.]);
+        assert_eq!(b.terminated, vec![0., 1., 0., 0., 0., 0., 0., 0.]);
+        assert_eq!(b.rewards, vec![7., 7., 0., 0., 9., 9., 9., 9.]);
+        // 2 + 1 real observations of episode 0, then padding up to T + 1 = 5.
+        let per_step = SHAPE.n_agents * SHAPE.obs_dim;
+        assert_eq!(b.obs.len(), 2 * 5 * per_step);
+        assert!(b.obs[..3 * per_step].iter().all(|&x| x == 7.0));
+        assert!(b.obs[3 * per_step..5 * per_step].iter().all(|&x| x == 0.0));
+        assert_eq!(b.state.len(), 2 * 5 * SHAPE.state_dim);
+        // Real steps keep their availability; padded steps have every action available.
+        let avail_step = SHAPE.n_agents * SHAPE.n_actions;
+        assert_eq!(&b.avail[..avail_step], &[1., 0., 1., 0.]);
+        assert!(b.avail[3 * avail_step..5 * avail_step].iter().all(|&x| x == 1.0));
+        assert_eq!(b.actions.len(), 2 * 4 * SHAPE.n_agents);
+    }
+
+    #[test]
+    fn the_ring_drops_the_oldest_episode() {
+        let mut buf = EpisodeBuffer::new(3, SHAPE);
+        for tag in 0..5 {
+            buf.push(episode(1, false, tag as f32));
+        }
+        assert_eq!(buf.len(), 3);
+        assert_eq!(buf.batch(&[0]).rewards, vec![2.0]);
+    }
+
+    #[test]
+    fn hybrid_sampling_keeps_its_ratio_and_draws_recent_episodes() {
+        let mut buf = EpisodeBuffer::new(1000, SHAPE);
+        for tag in 0..1000 {
+            buf.push(episode(1, false, tag as f32));
+        }
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+        let sampler = Sampler::Hybrid {
+            recent: 50,
+            recent_fraction: 0.25,
+        };
+        let mut in_recent = 0;
+        for _ in 0..200 {
+            let idx = buf.sample_indices(32, sampler, &mut rng);
+            assert_eq!(idx.len(), 32);
+            // The first round(0.25 · 32) = 8 come from the 50 newest, without repeats.
+            let mut head = idx[..8].to_vec();
+            assert!(head.iter().all(|&i| i >= 950), "{head:?}");
+            head.sort_unstable();
+            head.dedup();
+            assert_eq!(head.len(), 8);
+            in_recent += idx.iter().filter(|&&i| i >= 950).count();
+        }
+        // Expected share of recent episodes: 8/32 + 24/32 · 50/1000 = 0.2875; uniform would give 0.05.
+        let share = in_recent as f64 / (200.0 * 32.0);
+        assert!((share - 0.2875).abs() < 0.02, "{share}");
+        let uniform = buf.sample_indices(32, Sampler::Uniform, &mut rng);
+        let mut sorted = uniform.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 32, "uniform sampling is without replacement");
+    }
+
+    #[test]
+    fn binary_round_trip_is_exact() {
+        let mut buf = EpisodeBuffer::new(4, SHAPE);
+        buf.push(episode(2, true, 1.5));
+        buf.push(episode(3, false, -2.0));
+        let mut bytes = Vec::new();
+        buf.write_to(&mut bytes).unwrap();
+        assert_eq!(EpisodeBuffer::read_from(&mut bytes.as_slice()).unwrap(), buf);
+        assert!(EpisodeBuffer::read_from(&mut &bytes[..30]).is_err());
+    }
+}

@@ -1,0 +1,477 @@
+//! The QMIX learner (EPyMARL's `QLearner` with its episode runner and ε-greedy action selector): acts
+//! ε-greedily over available actions, stores whole episodes, and after each training episode (once the
+//! buffer holds a batch) takes one gradient step on a batch of episodes: Q_tot of the taken actions against
+//! targets built from the target network (double-Q max or Soft Mellowmax per agent, mixed by the target
+//! mixer, one-step / TD(λ) / hybrid), loss = mean squared TD error over real steps, Adam with a global
+//! gradient-norm clip; the target network is a hard copy every `target_update_interval` episodes. The
+//! `agent` and `mixer` modules each follow their own sparsity policy (MAST: both RigL-style).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use sparse_rl_dst::policy::SparsityPolicy;
+use sparse_rl_dst::DstError;
+use sparse_rl_envs::MaObs;
+
+use super::agent_network::{AgentNetwork, AgentNetworkConfig};
+use super::episode_buffer::{EpisodeBatch, EpisodeBuffer, EpisodeRecorder, EpisodeShape};
+use super::mixer::{Mixer, MixerConfig};
+use super::running_stats::RunningMeanStd;
+use super::soft_mellowmax::soft_mellowmax;
+use super::td_lambda::td_lambda_targets;
+use super::QmixConfig;
+use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::marl::MarlAgent;
+use crate::networks::param_counts;
+use crate::persist;
+use crate::sparse_module::{flops_ratio, host_grads, ModuleSparsity};
+use crate::tensors::{matrix, to_vec, vector};
+
+/// The trained networks: the shared agent network and the mixer (one optimizer over both, as EPyMARL).
+#[derive(Module, Debug)]
+pub struct QmixNet<B: Backend> {
+    pub agent: AgentNetwork<B>,
+    pub mixer: Mixer<B>,
+}
+
+type QmixOptim<B> = OptimizerAdaptor<Adam, QmixNet<B>, B>;
+
+/// What the learner keeps between episodes besides networks and replay (saved as JSON in checkpoints).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Counters {
+    rng: rand_pcg::Pcg64Mcg,
+    /// Gradient steps done: the clock of the sparsity schedules.
+    updates: usize,
+    /// Training episodes stored.
+    episodes: usize,
+    rewards: RunningMeanStd,
+    sparsity: [ModuleSparsity; 2],
+}
+
+/// A QMIX / MAST learner on backend `B`.
+pub struct Qmix<B: AutodiffBackend> {
+    config: QmixConfig,
+    online: QmixNet<B>,
+    target: QmixNet<B::InnerBackend>,
+    /// The online agent network without autodiff, for acting; rebuilt after each update.
+    acting: Option<AgentNetwork<B::InnerBackend>>,
+    optim: QmixOptim<B>,
+    state: Counters,
+    buffer: EpisodeBuffer,
+    recorder: EpisodeRecorder,
+    shape: EpisodeShape,
+    /// Recurrent state of the agents in the current episode.
+    hidden: Option<Tensor<B::InnerBackend, 2>>,
+    last_actions: Option<Vec<usize>>,
+    device: B::Device,
+}
+
+impl<B: AutodiffBackend> Qmix<B> {
+    /// Builds the learner for an env of `shape` with `episode_limit` steps; `policies` maps `agent` /
+    /// `mixer` to their sparsity policies (absent: dense).
+    pub fn new(
+        config: QmixConfig,
+        policies: &BTreeMap<String, SparsityPolicy>,
+        shape: EpisodeShape,
+        episode_limit: usize,
+        total_steps: usize,
+        seed: u64,
+        device: B::Device,
+    ) -> Result<Self, String> {
+        config.validate()?;
+        B::seed(&device, seed);
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x0a1c_0001);
+        let mut online = QmixNet {
+            agent: AgentNetworkConfig {
+                d_in: input_dim(&config, shape),
+                hidden: config.hidden_dim,
+                n_actions: shape.n_actions,
+                recurrent: config.use_rnn,
+            }
+            .init::<B>(&device),
+            mixer: MixerConfig {
+                n_agents: shape.n_agents,
+                state_dim: shape.state_dim,
+                embed: config.mixing_embed_dim,
+                hypernet_layers: config.hypernet_layers,
+                hypernet_embed: config.hypernet_embed,
+            }
+            .init::<B>(&device),
+        };
+        let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
+        // One gradient step per training episode; episodes at the time limit give the planned total (solved
+        // episodes end early, so a run takes a few more steps and the schedules end a little early).
+        let total_updates = total_steps / episode_limit.max(1);
+        let agent_layers = online.agent.sparse_layers();
+        // The agent network runs once per agent for each env step: n_agents positions per example.
+        let positions = vec![shape.n_agents; agent_layers.len()];
+        let mut sparsity = [
+            ModuleSparsity::new("agent", policy("agent"), &agent_layers, total_updates)?
+                .with_positions(positions),
+            ModuleSparsity::new(
+                "mixer",
+                policy("mixer"),
+                &online.mixer.sparse_layers(),
+                total_updates,
+            )?,
+        ];
+        sparsity[0].init(online.agent.sparse_layers_mut(), &mut rng)?;
+        sparsity[1].init(online.mixer.sparse_layers_mut(), &mut rng)?;
+        crate::target::materialize(&online);
+        Ok(Self {
+            target: online.valid(),
+            acting: None,
+            online,
+            optim: adam(&config),
+            state: Counters {
+                rng,
+                updates: 0,
+                episodes: 0,
+                rewards: RunningMeanStd::default(),
+                sparsity,
+            },
+            buffer: EpisodeBuffer::new(config.buffer_size, shape),
+            recorder: EpisodeRecorder::new(),
+            shape,
+            hidden: None,
+            last_actions: None,
+            config,
+            device,
+        })
+    }
+
+    /// Network inputs of one step, `[n_agents, d_in]`: observation, [one-hot last action], [one-hot id].
+    fn push_inputs(&self, out: &mut Vec<f32>, obs: &[f32], last_actions: Option<&[usize]>) {
+        let s = self.shape;
+        for (i, o) in obs.chunks(s.obs_dim).enumerate() {
+            out.extend_from_slice(o);
+            if self.config.obs_last_action {
+                let last = last_actions.map(|a| a[i]);
+                out.extend((0..s.n_actions).map(|a| f32::from(u8::from(last == Some(a)))));
+            }
+            if self.config.obs_agent_id {
+                out.extend((0..s.n_agents).map(|j| f32::from(u8::from(i == j))));
+            }
+        }
+    }
+
+    /// Inputs of a whole batch, `[B, T + 1, n_agents, d_in]` (the last action at t = 0 is none).
+    fn batch_inputs(&self, batch: &EpisodeBatch) -> Vec<f32> {
+        let s = self.shape;
+        let (t1, step_obs) = (batch.t_len + 1, s.n_agents * s.obs_dim);
+        let mut out = Vec::with_capacity(batch.size * t1 * s.n_agents * input_dim(&self.config, s));
+        for b in 0..batch.size {
+            for t in 0..t1 {
+                let obs = &batch.obs[(b * t1 + t) * step_obs..(b * t1 + t + 1) * step_obs];
+                let last: Option<Vec<usize>> = (t > 0).then(|| {
+                    let k = (b * batch.t_len + t - 1) * s.n_agents;
+                    batch.actions[k..k + s.n_agents]
+                        .iter()
+                        .map(|&a| a as usize)
+                        .collect()
+                });
+                self.push_inputs(&mut out, obs, last.as_deref());
+            }
+        }
+        out
+    }
+
+    /// Per agent and step, the value of the next state that the target uses, `[B·(T + 1), n_agents]`:
+    /// Soft Mellowmax of the target Q over available actions, or the target Q of the online network's
+    /// greedy action (double-Q), or the target's own max.
+    fn next_values(&self, target_q: &[f32], online_q: &[f32], avail: &[f32]) -> Vec<f32> {
+        let (a, mast) = (self.shape.n_actions, &self.config.mast);
+        target_q
+            .chunks(a)
+            .zip(online_q.chunks(a))
+            .zip(avail.chunks(a))
+            .map(|((tq, oq), av)| {
+                let ok: Vec<bool> = av.iter().map(|&x| x > 0.5).collect();
+                if mast.soft_mellowmax {
+                    soft_mellowmax(tq, &ok, mast.omega, mast.alpha) as f32
+                } else if self.config.double_q {
+                    tq[argmax_available(oq, &ok)]
+                } else {
+                    tq[argmax_available(tq, &ok)]
+                }
+            })
+            .collect()
+    }
+
+    fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
+        let c = &self.config;
+        let s = self.shape;
+        let u = self.state.updates;
+        let dense = [
+            self.state.sparsity[0].needs_dense_grad(u),
+            self.state.sparsity[1].needs_dense_grad(u),
+        ];
+        let indices = self
+            .buffer
+            .sample_indices(c.batch_size, c.mast.sampler(), &mut self.state.rng);
+        let batch = self.buffer.batch(&indices);
+        let (bs, t, n, na) = (batch.size, batch.t_len, s.n_agents, s.n_actions);
+        let inputs = self.batch_inputs(&batch);
+        let d_in = inputs.len() / (bs * (t + 1) * n);
+        let x = Tensor::<B, 4>::from_data(TensorData::new(inputs, [bs, t + 1, n, d_in]), &self.device);
+        let states = matrix::<B>(&batch.state, bs * (t + 1), s.state_dim, &self.device);
+
+        // Targets, without gradient.
+        let q_online = self.online.agent.forward_episodes(x.clone(), dense[0]);
+        let target_q = to_vec(self.target.agent.forward_episodes(x.clone().inner(), false));
+        let values = self.next_values(&target_q, &to_vec(q_online.clone().inner()), &batch.avail);
+        let q_next = self.target.mixer.forward(
+            matrix(&values, bs * (t + 1), n, &self.device),
+            states.clone().inner(),
+            false,
+        );
+        let rewards = if c.standardise_rewards {
+            self.state.rewards.update(&batch.rewards);
+            self.state.rewards.standardise(&batch.rewards)
+        } else {
+            batch.rewards.clone()
+        };
+        let lambda = c.mast.lambda_at(step, c.td_lambda);
+        let targets = td_lambda_targets(
+            &rewards,
+            &batch.terminated,
+            &batch.filled,
+            &to_vec(q_next),
+            t,
+            c.gamma,
+            lambda,
+        );
+
+        // Q_tot of the taken actions at steps 0..T.
+        let actions: Vec<i64> = batch.actions.iter().map(|&a| a as i64).collect();
+        let actions = Tensor::<B, 4, Int>::from_data(TensorData::new(actions, [bs, t, n, 1]), &self.device);
+        let q_taken = q_online
+            .slice([0..bs, 0..t, 0..n, 0..na])
+            .gather(3, actions)
+            .reshape([bs * t, n]);
+        let states_t = states
+            .reshape([bs, t + 1, s.state_dim])
+            .slice([0..bs, 0..t, 0..s.state_dim])
+            .reshape([bs * t, s.state_dim]);
+        let q_tot = self.online.mixer.forward(q_taken, states_t, dense[1]);
+        let mask = vector::<B>(&batch.filled, &self.device);
+        let real_steps = batch.filled.iter().sum::<f32>().max(1.0);
+        let td = (q_tot.clone() - vector::<B>(&targets, &self.device)) * mask;
+        let loss = td.powf_scalar(2.0).sum() / real_steps;
+        let loss_value = loss.clone().into_scalar().elem::<f64>();
+        if !loss_value.is_finite() {
+            return Err(TrainError {
+                step,
+                message: format!("QMIX TD loss is {loss_value}"),
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.online);
+        let host = [
+            dense[0].then(|| host_grads(&self.online.agent.sparse_layers(), &grads)),
+            dense[1].then(|| host_grads(&self.online.mixer.sparse_layers(), &grads)),
+        ];
+        let (grads, grad_norm) = clip_grad_norm(&self.online, grads, c.grad_norm_clip);
+        self.online = self.optim.step(c.learning_rate, self.online.clone(), grads);
+        let topology_error = |e: DstError| TrainError {
+            step,
+            message: e.to_string(),
+        };
+        let [g_agent, g_mixer] = host;
+        let st = &mut self.state;
+        st.sparsity[0]
+            .update(
+                u,
+                self.online.agent.sparse_layers_mut(),
+                g_agent,
+                &mut self.optim,
+                &mut st.rng,
+            )
+            .map_err(topology_error)?;
+        st.sparsity[1]
+            .update(
+                u,
+                self.online.mixer.sparse_layers_mut(),
+                g_mixer,
+                &mut self.optim,
+                &mut st.rng,
+            )
+            .map_err(topology_error)?;
+        st.updates += 1;
+        self.acting = None;
+        let q_mean = q_tot.sum().into_scalar().elem::<f64>() / (bs * t) as f64;
+        Ok(vec![
+            ("losses/td_loss", loss_value),
+            ("losses/q_values", q_mean),
+            ("losses/grad_norm", grad_norm),
+            ("losses/td_lambda", lambda),
+        ])
+    }
+}
+
+/// Index of the largest value among available actions (the first on ties).
+fn argmax_available(q: &[f32], avail: &[bool]) -> usize {
+    (0..q.len())
+        .filter(|&a| avail[a])
+        .fold(None, |best: Option<usize>, a| match best {
+            Some(b) if q[b] >= q[a] => Some(b),
+            _ => Some(a),
+        })
+        .expect("at least one available action")
+}
+
+/// Width of the agent network's input.
+fn input_dim(c: &QmixConfig, s: EpisodeShape) -> usize {
+    s.obs_dim + if c.obs_last_action { s.n_actions } else { 0 } + if c.obs_agent_id { s.n_agents } else { 0 }
+}
+
+fn adam<B: AutodiffBackend>(c: &QmixConfig) -> QmixOptim<B> {
+    AdamConfig::new().with_epsilon(c.adam_eps as f32).init()
+}
+
+/// Scales all gradients by min(1, max_norm / ‖g‖) with ‖g‖ the norm over every parameter together, as
+/// torch's `clip_grad_norm_` in EPyMARL (burn's own clipping works per tensor). Returns the norm before.
+fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    mut grads: GradientsParams,
+    max_norm: f64,
+) -> (GradientsParams, f64) {
+    struct SquaredNorm<'a> {
+        grads: &'a GradientsParams,
+        total: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                self.total += g.powf_scalar(2.0).sum().into_scalar().elem::<f64>();
+            }
+        }
+    }
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register(param.id, g * self.factor);
+            }
+        }
+    }
+    let mut norm = SquaredNorm {
+        grads: &grads,
+        total: 0.0,
+    };
+    module.visit(&mut norm);
+    let total = norm.total.sqrt();
+    if total > max_norm {
+        let mut scale = Scale {
+            grads: &mut grads,
+            factor: max_norm / (total + 1e-6),
+        };
+        module.visit(&mut scale);
+    }
+    (grads, total)
+}
+
+impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
+    fn begin_episode(&mut self) {
+        self.hidden = None;
+        self.last_actions = None;
+    }
+
+    fn act(&mut self, obs: &MaObs, explore: bool, step: usize) -> Vec<usize> {
+        let s = self.shape;
+        let flat: Vec<f32> = obs.obs.iter().flatten().copied().collect();
+        let mut inputs = Vec::new();
+        self.push_inputs(&mut inputs, &flat, self.last_actions.as_deref());
+        let net = self.acting.get_or_insert_with(|| self.online.agent.valid());
+        let x = matrix(&inputs, s.n_agents, inputs.len() / s.n_agents, &self.device);
+        let (q, hidden) = net.step(x, self.hidden.take(), false);
+        self.hidden = hidden;
+        let q = to_vec(q);
+        let epsilon = if explore { self.config.epsilon(step) } else { 0.0 };
+        let rng = &mut self.state.rng;
+        let actions: Vec<usize> = q
+            .chunks(s.n_actions)
+            .zip(&obs.avail_actions)
+            .map(|(q, avail)| {
+                if epsilon > 0.0 && rng.random::<f64>() < epsilon {
+                    let choices: Vec<usize> = (0..s.n_actions).filter(|&a| avail[a]).collect();
+                    choices[rng.random_range(0..choices.len())]
+                } else {
+                    argmax_available(q, avail)
+                }
+            })
+            .collect();
+        self.last_actions = Some(actions.clone());
+        actions
+    }
+
+    fn observe(&mut self, obs: &MaObs, actions: &[usize], reward: f64) {
+        self.recorder.push(obs, actions, reward);
+    }
+
+    fn end_episode(
+        &mut self,
+        last: &MaObs,
+        terminated: bool,
+        step: usize,
+    ) -> Result<Vec<Metric>, TrainError> {
+        let episode = std::mem::take(&mut self.recorder).finish(last, terminated);
+        self.buffer.push(episode);
+        self.state.episodes += 1;
+        let mut metrics = vec![("charts/epsilon", self.config.epsilon(step))];
+        if self.buffer.len() >= self.config.batch_size {
+            metrics.extend(self.gradient_step(step)?);
+        }
+        if self
+            .state
+            .episodes
+            .is_multiple_of(self.config.target_update_interval)
+        {
+            self.target = self.online.valid();
+        }
+        Ok(metrics)
+    }
+
+    fn modules(&self) -> Vec<ModuleStats> {
+        let sp = &self.state.sparsity;
+        vec![
+            sp[0].stats(param_counts(&self.online.agent, &self.online.agent.mask_ids())),
+            sp[1].stats(param_counts(&self.online.mixer, &self.online.mixer.mask_ids())),
+        ]
+    }
+
+    fn flops(&self) -> FlopsRatio {
+        flops_ratio(&self.state.sparsity)
+    }
+
+    fn save(&self, dir: &Path) -> std::io::Result<()> {
+        persist::save_module(&self.online, &dir.join("online"))?;
+        persist::save_module(&self.target, &dir.join("target"))?;
+        persist::save_optim::<B, _, _>(&self.optim, &dir.join("optim"))?;
+        persist::save_json(&dir.join("agent.json"), &self.state)?;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("episodes.bin"))?);
+        self.buffer.write_to(&mut w)?;
+        std::io::Write::flush(&mut w)
+    }
+
+    fn load(&mut self, dir: &Path) -> std::io::Result<()> {
+        self.online = persist::load_module(self.online.clone(), &dir.join("online"), &self.device)?;
+        self.target = persist::load_module(self.target.clone(), &dir.join("target"), &self.device)?;
+        let optim = std::mem::replace(&mut self.optim, adam(&self.config));
+        self.optim = persist::load_optim::<B, _, _>(optim, &dir.join("optim"), &self.device)?;
+        self.state = persist::load_json(&dir.join("agent.json"))?;
+        let mut r = std::io::BufReader::new(std::fs::File::open(dir.join("episodes.bin"))?);
+        self.buffer = EpisodeBuffer::read_from(&mut r)?;
+        self.acting = None;
+        self.begin_episode();
+        Ok(())
+    }
+}
