@@ -9,17 +9,19 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use rand::{RngCore, SeedableRng};
+use rand::RngCore;
 use sparse_rl_agents::marl::MarlAgent;
 use sparse_rl_envs::{MaObs, MultiAgentEnv};
 
 use crate::backend::build_marl_agent;
-use crate::checkpoint::{self, LoopState};
+use crate::checkpoint;
 use crate::config::Config;
 use crate::log::progress::Progress;
 use crate::log::summary::Summary;
 use crate::log::tensorboard::Scalars;
-use crate::run::{eval_seed, log_modules, open_run_dir, summary, truncate_episodes, Evaluation, Start};
+use crate::run::{
+    episodes_log, eval_seed, log_modules, open_run_dir, start_state, summary, Evaluation, Start,
+};
 
 /// Trains a multi-agent config; see [`crate::run::train`] for `start` and `pause_at`.
 pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<Summary>> {
@@ -29,27 +31,9 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     let mut env = sparse_rl_envs::make_multi_agent(&run.env)?;
     let mut eval_env = sparse_rl_envs::make_multi_agent(&run.env)?;
     let mut agent = build_marl_agent(&config, env.as_ref())?;
-    let mut state = LoopState {
-        step: 0,
-        episodes: 0,
-        seed_rng: rand_pcg::Pcg64Mcg::seed_from_u64(run.seed),
-        best_eval: None,
-        wall_seconds: 0.0,
-    };
-    if resumed {
-        let dir = checkpoint::dir(&run_dir, "latest");
-        state = checkpoint::read_state(&dir)?;
-        agent
-            .load(&dir)
-            .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
-        truncate_episodes(&run_dir.join("episodes.csv"), state.episodes)?;
-    }
+    let mut state = start_state(&run_dir, resumed, run.seed, |d| agent.load(d))?;
     let mut scalars = Scalars::new(&run_dir);
-    let mut returns_log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run_dir.join("episodes.csv"))
-        .context("episodes.csv")?;
+    let mut returns_log = episodes_log(&run_dir)?;
     let progress = Progress::new(run.total_steps, state.step);
     let started = Instant::now();
     let (wall_before, step_at_start, episodes_at_start) = (state.wall_seconds, state.step, state.episodes);

@@ -81,27 +81,9 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     let mut env = sparse_rl_envs::make(&run.env)?;
     let mut eval_env = sparse_rl_envs::make(&run.env)?;
     let mut agent = build_agent(&config, env.as_ref())?;
-    let mut state = LoopState {
-        step: 0,
-        episodes: 0,
-        seed_rng: rand_pcg::Pcg64Mcg::seed_from_u64(run.seed),
-        best_eval: None,
-        wall_seconds: 0.0,
-    };
-    if resumed {
-        let dir = checkpoint::dir(&run_dir, "latest");
-        state = checkpoint::read_state(&dir)?;
-        agent
-            .load(&dir)
-            .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
-        truncate_episodes(&run_dir.join("episodes.csv"), state.episodes)?;
-    }
+    let mut state = start_state(&run_dir, resumed, run.seed, |d| agent.load(d))?;
     let mut scalars = Scalars::new(&run_dir);
-    let mut returns_log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run_dir.join("episodes.csv"))
-        .context("episodes.csv")?;
+    let mut returns_log = episodes_log(&run_dir)?;
     let progress = Progress::new(run.total_steps, state.step);
     let started = Instant::now();
     let wall_before = state.wall_seconds;
@@ -253,6 +235,39 @@ pub(crate) fn open_run_dir(config: &Config, start: Start) -> Result<(PathBuf, bo
         }
         Start::Resume { run } => (run, true),
     })
+}
+
+/// The loop's state at the start: fresh from the run seed, or read from the latest checkpoint, whose
+/// agent state `load` restores (and `episodes.csv` cut back to it).
+pub(crate) fn start_state(
+    run_dir: &Path,
+    resumed: bool,
+    seed: u64,
+    load: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<LoopState> {
+    if !resumed {
+        return Ok(LoopState {
+            step: 0,
+            episodes: 0,
+            seed_rng: rand_pcg::Pcg64Mcg::seed_from_u64(seed),
+            best_eval: None,
+            wall_seconds: 0.0,
+        });
+    }
+    let dir = checkpoint::dir(run_dir, "latest");
+    let state = checkpoint::read_state(&dir)?;
+    load(&dir).with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+    truncate_episodes(&run_dir.join("episodes.csv"), state.episodes)?;
+    Ok(state)
+}
+
+/// `episodes.csv` of the run, opened for appending.
+pub(crate) fn episodes_log(run_dir: &Path) -> Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join("episodes.csv"))
+        .context("episodes.csv")
 }
 
 /// Keeps the first `episodes` rows of `episodes.csv`: rows written after the checkpoint a run resumes from
