@@ -1,6 +1,9 @@
 //! The CLI on bad input: a one-line error naming the key, file or value, a non-zero exit code, and no run
 //! directory written.
 
+mod common;
+
+use common::assert_one_line_error;
 use std::path::Path;
 use std::process::Command;
 
@@ -35,14 +38,6 @@ fn train_with(config: &str, dir: &Path) -> (i32, String) {
 }
 
 const GOOD: &str = "[run]\nalgo = \"dqn\"\nenv = \"CartPole-v1\"\ntotal_steps = 1000\n";
-
-fn assert_one_line_error(code: i32, err: &str, needles: &[&str]) {
-    assert_ne!(code, 0, "exit code must be non-zero; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
-    for n in needles {
-        assert!(err.contains(n), "error should name {n:?}: {err}");
-    }
-}
 
 #[test]
 fn unknown_key_is_named() {

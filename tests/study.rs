@@ -3,6 +3,9 @@
 //! `sparse-rl train` so that nothing trains, except in one end-to-end run with the real trainer; the presets
 //! are checked by loading every run's config.
 
+mod common;
+
+use common::assert_one_line_error;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -368,14 +371,6 @@ fn collect_tabulates_hand_made_summaries() {
     assert!(std::fs::read(f.path("out/study/dqn.png"))
         .unwrap()
         .starts_with(b"\x89PNG"));
-}
-
-fn assert_one_line_error(code: i32, err: &str, needles: &[&str]) {
-    assert_ne!(code, 0, "exit code must be non-zero; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
-    for n in needles {
-        assert!(err.contains(n), "error should name {n:?}: {err}");
-    }
 }
 
 #[test]

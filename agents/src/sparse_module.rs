@@ -117,10 +117,7 @@ impl ModuleSparsity {
         let Some(controller) = self.controller.as_mut() else {
             return Ok(());
         };
-        let mut named: Vec<NamedLayer<'_, B>> = layer_names(&self.name, layers.len())
-            .into_iter()
-            .zip(layers)
-            .collect();
+        let mut named = named_layers(&self.name, layers);
         init_sparse(controller, &mut named, rng).map_err(|e| format!("sparsity.{}: {e}", self.name))
     }
 
@@ -163,10 +160,7 @@ impl ModuleSparsity {
         if !controller.wants_update(update as u64) {
             return Ok(());
         }
-        let mut named: Vec<NamedLayer<'_, B>> = layer_names(&self.name, layers.len())
-            .into_iter()
-            .zip(layers)
-            .collect();
+        let mut named = named_layers(&self.name, layers);
         let grads = grads.unwrap_or_default();
         let (report, updated) = evolve(controller, update as u64, &mut named, grads, optim.clone(), rng)?;
         *optim = updated;
@@ -227,10 +221,7 @@ impl ModuleSparsity {
         let Some(controller) = self.controller.as_mut() else {
             return Ok(());
         };
-        let mut named: Vec<NamedLayer<'_, B>> = layer_names(&self.name, layers.len())
-            .into_iter()
-            .zip(layers)
-            .collect();
+        let mut named = named_layers(&self.name, layers);
         let grads = grads.unwrap_or_default();
         let (report, updated) = adapt(
             controller,
@@ -324,9 +315,16 @@ impl ModuleSparsity {
     }
 }
 
-/// `critic.0`, `critic.1`, ...: layer names in reports.
-fn layer_names(module: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{module}.{i}")).collect()
+/// The module's layers named `critic.0`, `critic.1`, ... for reports.
+fn named_layers<'a, B: Backend>(
+    module: &str,
+    layers: Vec<&'a mut dyn SparseLayer<B>>,
+) -> Vec<NamedLayer<'a, B>> {
+    layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (format!("{module}.{i}"), l))
+        .collect()
 }
 
 /// The policy kind as the config spells it.

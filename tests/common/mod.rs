@@ -13,3 +13,12 @@ pub fn tiny_dqn(extra: &str) -> Config {
     );
     Config::parse(&text, &[]).expect("tiny config is valid")
 }
+
+/// A failed CLI call: non-zero exit and a one-line error that names each of `needles`.
+pub fn assert_one_line_error(code: i32, err: &str, needles: &[&str]) {
+    assert_ne!(code, 0, "exit code must be non-zero; stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
+    for n in needles {
+        assert!(err.contains(n), "error should name {n:?}: {err}");
+    }
+}
