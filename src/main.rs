@@ -64,6 +64,7 @@ enum Command {
 }
 
 fn main() {
+    sparse_rl::denormals::flush_denormals();
     let cli = Cli::parse();
     if let Err(e) = dispatch(cli.command) {
         eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
