@@ -21,7 +21,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 
-use super::kernel::{masked_outer, spmm, transpose};
+use super::kernel::{masked_outer, spmm};
 use super::{CsrLayout, Execution, LayoutCache};
 
 /// `x · (W ⊙ M)` for `x [..., d_in]` with the sparse kernels, or `None` when `mode` (or the backend) keeps
@@ -103,22 +103,19 @@ fn tensor(values: Vec<f32>, shape: [usize; 2]) -> FlexTensor {
 #[derive(Debug)]
 struct Saved {
     layout: Arc<CsrLayout>,
-    /// The input, feature-major `[d_in, rows]`.
-    xt: Vec<f32>,
+    /// The input `[rows, d_in]`, contiguous (shares the forward's storage).
+    x: FlexTensor,
     /// The weights of the active connections, grouped by input.
     w_in: Vec<f32>,
-    rows: usize,
 }
 
-/// `y = x · (W ⊙ M)` on the host: returns `y [rows, d_out]` and the feature-major input `[d_in, rows]`.
-fn product(x: FlexTensor, weight: FlexTensor, layout: &CsrLayout) -> (FlexTensor, Vec<f32>) {
+/// `y = x · (W ⊙ M)` on the host: returns `y [rows, d_out]` and the contiguous input.
+fn product(x: FlexTensor, weight: FlexTensor, layout: &CsrLayout) -> (FlexTensor, FlexTensor) {
     let (x, weight) = (host(x), host(weight));
     let rows = values(&x).len() / layout.d_in;
-    let xt = transpose(values(&x), rows, layout.d_in);
     let w_out = layout.by_out.gather(values(&weight));
-    let yt = spmm(&layout.by_out, &w_out, &xt, rows);
-    let y = tensor(transpose(&yt, layout.d_out, rows), [rows, layout.d_out]);
-    (y, xt)
+    let y = spmm(&layout.by_out, &w_out, values(&x), layout.d_in);
+    (tensor(y, [rows, layout.d_out]), x)
 }
 
 /// The sparse product as a node of burn's autodiff graph with parents `x` and `W`.
@@ -127,7 +124,7 @@ fn tracked_product<C: CheckpointStrategy>(
     weight: FloatTensor<Autodiff<Flex, C>>,
     layout: Arc<CsrLayout>,
 ) -> FloatTensor<Autodiff<Flex, C>> {
-    let (y, xt) = product(x.primitive.clone(), weight.primitive.clone(), &layout);
+    let (y, x_host) = product(x.primitive.clone(), weight.primitive.clone(), &layout);
     match SparseMatmul
         .prepare::<C>([x.node.clone(), weight.node.clone()])
         .compute_bound()
@@ -135,12 +132,10 @@ fn tracked_product<C: CheckpointStrategy>(
     {
         OpsKind::Tracked(prep) => {
             let w_in = layout.by_in.gather(values(&host(weight.primitive)));
-            let rows = xt.len() / layout.d_in;
             let saved = Saved {
                 layout,
-                xt,
+                x: x_host,
                 w_in,
-                rows,
             };
             prep.finish(Arc::new(saved), y)
         }
@@ -158,16 +153,16 @@ impl Backward<Flex, 2> for SparseMatmul {
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let s = ops.state;
-        let (l, rows) = (&s.layout, s.rows);
+        let l = &s.layout;
         let dy = host(grads.consume::<Flex>(&ops.node));
-        let dyt = transpose(values(&dy), rows, l.d_out);
+        let rows = values(&dy).len() / l.d_out;
         let [x_node, w_node] = ops.parents;
         if let Some(node) = x_node {
-            let dxt = spmm(&l.by_in, &s.w_in, &dyt, rows);
-            grads.register::<Flex>(node.id, tensor(transpose(&dxt, l.d_in, rows), [rows, l.d_in]));
+            let dx = spmm(&l.by_in, &s.w_in, values(&dy), l.d_out);
+            grads.register::<Flex>(node.id, tensor(dx, [rows, l.d_in]));
         }
         if let Some(node) = w_node {
-            let dw = masked_outer(&l.by_in, &s.xt, &dyt, rows, l.d_in * l.d_out);
+            let dw = masked_outer(&l.by_in, values(&s.x), values(&dy), l.d_in, l.d_out);
             grads.register::<Flex>(node.id, tensor(dw, [l.d_in, l.d_out]));
         }
     }

@@ -1,78 +1,255 @@
-//! Host kernels on feature-major buffers (`x[feature · batch + b]`): every active connection touches a
-//! contiguous run of `batch` values, which the compiler vectorises, as in [`crate::inference`].
+//! Host kernels on row-major buffers, tiled over the batch: each tile of [`TILE`] rows is transposed into a
+//! small feature-major buffer that stays in L1, so every active connection costs a few vector FMAs on
+//! contiguous lanes and the partial sums of one output stay in registers. (A whole-matrix transpose before
+//! and after each product, the first version, cost as much as the products themselves.)
+//!
+//! The release build targets baseline x86-64 (SSE2, no FMA), where the compiler splits the 32 lanes into
+//! odd pieces, so the two innermost loops also exist as AVX2 + FMA intrinsics, chosen once per call when
+//! the CPU has them; the portable loops serve every other CPU and check the intrinsics in the tests.
 
 use super::layout::Compressed;
-use crate::inference::axpy;
 
-/// Rows and columns per block of [`transpose`]: 16 × 16 f32 = 1 KiB, a few cache lines per side.
-const BLOCK: usize = 16;
+/// Batch rows per tile: a 256-feature tile is 32 KiB (L1), and the 32 partial sums of one output are four
+/// AVX registers, enough independent FMA chains to hide their latency.
+const TILE: usize = 32;
 
-/// `y[r] = Σ_k values[k] · x[idx[k]]` over the entries of row `r` of `layout`, rows of `batch` values.
-pub(crate) fn spmm(layout: &Compressed, values: &[f32], x: &[f32], batch: usize) -> Vec<f32> {
-    let rows = layout.ptr.len() - 1;
-    let mut y = vec![0.0; rows * batch];
-    for (out, range) in y.chunks_exact_mut(batch).zip(layout.rows()) {
-        for (&w, &c) in values[range.clone()].iter().zip(&layout.idx[range]) {
-            let c = c as usize;
-            axpy(w, &x[c * batch..(c + 1) * batch], out);
+/// The lanes of one feature in a tile.
+type Lanes = [f32; TILE];
+
+/// `out = Σ_k values[k] · tile[idx[k]]`: one output's partial sums over a tile.
+type RowSum = fn(values: &[f32], idx: &[u32], tile: &[f32], out: &mut Lanes);
+
+/// `dw[pos[k]] += ⟨xi, tile[idx[k]]⟩` for the entries of one input.
+type RowDots = fn(xi: &Lanes, idx: &[u32], pos: &[u32], tile: &[f32], dw: &mut [f32]);
+
+/// `dst[c · dst_stride + r] = src[r · src_stride + c]` for `r < rows`, `c < cols`.
+type Transpose =
+    fn(src: &[f32], src_stride: usize, dst: &mut [f32], dst_stride: usize, rows: usize, cols: usize);
+
+/// The innermost loops for this CPU.
+struct Kernels {
+    row_sum: RowSum,
+    row_dots: RowDots,
+    transpose: Transpose,
+}
+
+/// `y[b, r] = Σ_k values[k] · x[b, idx[k]]` over the entries `k` of row `r` of `layout`: `x` is row-major
+/// `[rows, width]`, `y` row-major `[rows, layout rows]`.
+pub(crate) fn spmm(layout: &Compressed, values: &[f32], x: &[f32], width: usize) -> Vec<f32> {
+    let k = kernels();
+    let outputs = layout.ptr.len() - 1;
+    let rows = x.len() / width;
+    let mut y = vec![0.0; rows * outputs];
+    let mut tile = vec![0.0; width * TILE];
+    let mut out_tile = vec![0.0; outputs * TILE];
+    for b0 in (0..rows).step_by(TILE) {
+        let filled = load_tile(&k, x, width, b0, &mut tile);
+        for (out, range) in out_tile.chunks_exact_mut(TILE).zip(layout.rows()) {
+            let out: &mut Lanes = out.try_into().expect("TILE lanes");
+            (k.row_sum)(&values[range.clone()], &layout.idx[range], &tile, out);
         }
+        (k.transpose)(&out_tile, TILE, &mut y[b0 * outputs..], outputs, outputs, filled);
     }
     y
 }
 
-/// The dense-shaped weight gradient with `dW[i, o] = ⟨xt[i], dyt[o]⟩` at the active connections (grouped by
-/// input in `by_in`) and zero elsewhere: only `nnz` dot products are computed.
-pub(crate) fn masked_outer(
-    by_in: &Compressed,
-    xt: &[f32],
-    dyt: &[f32],
-    batch: usize,
-    len: usize,
-) -> Vec<f32> {
-    let mut dw = vec![0.0; len];
-    for (i, range) in by_in.rows().enumerate() {
-        let xi = &xt[i * batch..(i + 1) * batch];
-        for (&o, &p) in by_in.idx[range.clone()].iter().zip(&by_in.pos[range]) {
-            let o = o as usize;
-            dw[p as usize] = dot(xi, &dyt[o * batch..(o + 1) * batch]);
+/// The dense-shaped weight gradient with `dW[i, o] = Σ_b x[b, i] · dy[b, o]` at the active connections
+/// (grouped by input in `by_in`) and zero elsewhere: only `nnz` dot products are computed. `x` is
+/// row-major `[rows, d_in]`, `dy` row-major `[rows, d_out]`.
+pub(crate) fn masked_outer(by_in: &Compressed, x: &[f32], dy: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
+    let k = kernels();
+    let rows = x.len() / d_in;
+    let mut dw = vec![0.0; d_in * d_out];
+    let (mut xt, mut dyt) = (vec![0.0; d_in * TILE], vec![0.0; d_out * TILE]);
+    for b0 in (0..rows).step_by(TILE) {
+        load_tile(&k, x, d_in, b0, &mut xt);
+        load_tile(&k, dy, d_out, b0, &mut dyt);
+        for (i, range) in by_in.rows().enumerate() {
+            let xi = lanes(&xt, i);
+            (k.row_dots)(xi, &by_in.idx[range.clone()], &by_in.pos[range], &dyt, &mut dw);
         }
     }
     dw
 }
 
-/// `⟨a, b⟩` with eight independent accumulators, so the compiler keeps them in one vector register.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
+/// The innermost loops for this CPU.
+fn kernels() -> Kernels {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY (all three): the CPU has the features the functions are compiled for.
+        return Kernels {
+            row_sum: |v, i, t, o| unsafe { avx2::row_sum(v, i, t, o) },
+            row_dots: |x, i, p, t, d| unsafe { avx2::row_dots(x, i, p, t, d) },
+            transpose: |s, ss, d, ds, r, c| unsafe { avx2::transpose(s, ss, d, ds, r, c) },
+        };
     }
-    acc.iter().sum::<f32>() + tail
+    Kernels {
+        row_sum: portable::row_sum,
+        row_dots: portable::row_dots,
+        transpose: portable::transpose,
+    }
 }
 
-/// The transpose of a row-major `[rows, cols]` matrix, by square blocks so that reads and writes both stay
-/// within a few cache lines.
-pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    debug_assert_eq!(src.len(), rows * cols);
-    let mut dst = vec![0.0; rows * cols];
-    for r0 in (0..rows).step_by(BLOCK) {
-        for c0 in (0..cols).step_by(BLOCK) {
-            for r in r0..(r0 + BLOCK).min(rows) {
-                for c in c0..(c0 + BLOCK).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
+/// Rows `b0..b0 + TILE` of the row-major `[rows, width]` buffer `x`, feature-major into `tile`
+/// (`tile[c · TILE + j] = x[b0 + j, c]`), rows past the end as zeros; returns the rows filled.
+fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &mut [f32]) -> usize {
+    let rows = (x.len() / width - b0).min(TILE);
+    (k.transpose)(&x[b0 * width..], width, tile, TILE, rows, width);
+    if rows < TILE {
+        for c in 0..width {
+            tile[c * TILE + rows..(c + 1) * TILE].fill(0.0);
+        }
+    }
+    rows
+}
+
+/// The lanes of feature `c` in a tile (panics when `c` is outside it, which also guards the intrinsics).
+#[inline(always)]
+fn lanes(tile: &[f32], c: usize) -> &Lanes {
+    tile[c * TILE..(c + 1) * TILE]
+        .try_into()
+        .expect("a tile holds TILE lanes per feature")
+}
+
+mod portable {
+    use super::{lanes, Lanes, TILE};
+
+    pub(super) fn transpose(src: &[f32], ss: usize, dst: &mut [f32], ds: usize, rows: usize, cols: usize) {
+        for r in 0..rows {
+            for (c, &v) in src[r * ss..r * ss + cols].iter().enumerate() {
+                dst[c * ds + r] = v;
             }
         }
     }
-    dst
+
+    pub(super) fn row_sum(values: &[f32], idx: &[u32], tile: &[f32], out: &mut Lanes) {
+        *out = [0.0; TILE];
+        for (&w, &c) in values.iter().zip(idx) {
+            for (o, &v) in out.iter_mut().zip(lanes(tile, c as usize)) {
+                *o += w * v;
+            }
+        }
+    }
+
+    pub(super) fn row_dots(xi: &Lanes, idx: &[u32], pos: &[u32], tile: &[f32], dw: &mut [f32]) {
+        for (&o, &p) in idx.iter().zip(pos) {
+            let mut acc = [0.0f32; 8];
+            for (a, b) in xi.chunks_exact(8).zip(lanes(tile, o as usize).chunks_exact(8)) {
+                for j in 0..8 {
+                    acc[j] += a[j] * b[j];
+                }
+            }
+            dw[p as usize] += acc.iter().sum::<f32>();
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{lanes, Lanes};
+
+    /// Four 8-lane accumulators = the 32 lanes of a tile.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn row_sum(values: &[f32], idx: &[u32], tile: &[f32], out: &mut Lanes) {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for (&w, &c) in values.iter().zip(idx) {
+            let (w, p) = (_mm256_set1_ps(w), lanes(tile, c as usize).as_ptr());
+            for (q, a) in acc.iter_mut().enumerate() {
+                // SAFETY: `lanes` checked that `p` starts 32 readable f32s; q · 8 + 8 ≤ 32.
+                *a = _mm256_fmadd_ps(w, unsafe { _mm256_loadu_ps(p.add(q * 8)) }, *a);
+            }
+        }
+        for (q, a) in acc.into_iter().enumerate() {
+            // SAFETY: `out` has 32 f32s; q · 8 + 8 ≤ 32.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(q * 8), a) };
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn row_dots(xi: &Lanes, idx: &[u32], pos: &[u32], tile: &[f32], dw: &mut [f32]) {
+        // SAFETY: `xi` has 32 f32s.
+        let x: [__m256; 4] = std::array::from_fn(|q| unsafe { _mm256_loadu_ps(xi.as_ptr().add(q * 8)) });
+        for (&o, &p) in idx.iter().zip(pos) {
+            let t = lanes(tile, o as usize).as_ptr();
+            let mut acc = _mm256_setzero_ps();
+            for (q, &xq) in x.iter().enumerate() {
+                // SAFETY: `lanes` checked that `t` starts 32 readable f32s; q · 8 + 8 ≤ 32.
+                acc = _mm256_fmadd_ps(xq, unsafe { _mm256_loadu_ps(t.add(q * 8)) }, acc);
+            }
+            dw[p as usize] += horizontal_sum(acc);
+        }
+    }
+
+    /// By 8 × 8 blocks in registers (the usual unpack / shuffle / lane-permute network), the edges by
+    /// the portable loop.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn transpose(src: &[f32], ss: usize, dst: &mut [f32], ds: usize, rows: usize, cols: usize) {
+        let (full_r, full_c) = (rows / 8 * 8, cols / 8 * 8);
+        for r0 in (0..full_r).step_by(8) {
+            for c0 in (0..full_c).step_by(8) {
+                // The last row read ends at (r0 + 7) · ss + c0 + 8, the last column written at
+                // (c0 + 7) · ds + r0 + 8: checked once per block, so the raw loads and stores below stay inside.
+                assert!((r0 + 7) * ss + c0 + 8 <= src.len() && (c0 + 7) * ds + r0 + 8 <= dst.len());
+                // SAFETY: in bounds by the assertion above.
+                let m: [__m256; 8] =
+                    std::array::from_fn(|i| unsafe { _mm256_loadu_ps(src.as_ptr().add((r0 + i) * ss + c0)) });
+                let t = transpose_8x8(m);
+                for (i, v) in t.into_iter().enumerate() {
+                    // SAFETY: in bounds by the assertion above.
+                    unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add((c0 + i) * ds + r0), v) };
+                }
+            }
+        }
+        for r in 0..rows {
+            let cs = if r < full_r { full_c } else { 0 };
+            for c in cs..cols {
+                dst[c * ds + r] = src[r * ss + c];
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn transpose_8x8(r: [__m256; 8]) -> [__m256; 8] {
+        let t = [
+            _mm256_unpacklo_ps(r[0], r[1]),
+            _mm256_unpackhi_ps(r[0], r[1]),
+            _mm256_unpacklo_ps(r[2], r[3]),
+            _mm256_unpackhi_ps(r[2], r[3]),
+            _mm256_unpacklo_ps(r[4], r[5]),
+            _mm256_unpackhi_ps(r[4], r[5]),
+            _mm256_unpacklo_ps(r[6], r[7]),
+            _mm256_unpackhi_ps(r[6], r[7]),
+        ];
+        let u = [
+            _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+            _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+            _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+            _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+            _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+            _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+            _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+            _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+        ];
+        [
+            _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+            _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+        ]
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn horizontal_sum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<1>(s, s)))
+    }
 }
 
 #[cfg(test)]
@@ -81,19 +258,71 @@ mod tests {
     use crate::execution::CsrLayout;
 
     #[test]
-    fn transpose_of_a_non_square_matrix() {
-        let src: Vec<f32> = (0..6).map(|v| v as f32).collect();
-        assert_eq!(transpose(&src, 2, 3), vec![0., 3., 1., 4., 2., 5.]);
+    fn spmm_and_masked_outer_on_a_small_layer() {
+        // [d_in = 2, d_out = 2], active (0,0), (1,0), (1,1); one batch row.
+        let l = CsrLayout::from_mask(2, 2, &[1., 0., 1., 1.]);
+        let w = [2., 99., 3., 4.];
+        let y = spmm(&l.by_out, &l.by_out.gather(&w), &[1., 10.], 2);
+        assert_eq!(y, vec![2. + 30., 40.]);
+        let dw = masked_outer(&l.by_in, &[1., 10.], &[5., 7.], 2, 2);
+        assert_eq!(dw, vec![5., 0., 50., 70.]);
     }
 
     #[test]
-    fn spmm_and_masked_outer_on_a_small_layer() {
-        // [d_in = 2, d_out = 2], active (0,0), (1,0), (1,1); batch 1 so feature-major = plain vectors.
-        let l = CsrLayout::from_mask(2, 2, &[1., 0., 1., 1.]);
-        let w = [2., 99., 3., 4.];
-        let y = spmm(&l.by_out, &l.by_out.gather(&w), &[1., 10.], 1);
-        assert_eq!(y, vec![2. + 30., 40.]);
-        let dw = masked_outer(&l.by_in, &[1., 10.], &[5., 7.], 1, 4);
-        assert_eq!(dw, vec![5., 0., 50., 70.]);
+    fn products_span_several_tiles_and_a_partial_one() {
+        // 70 rows = two full tiles and 6 rows: y[b, 0] = 2·x[b, 1], y[b, 1] = x[b, 0] + x[b, 2].
+        let l = CsrLayout::from_mask(3, 2, &[0., 1., 1., 0., 0., 1.]);
+        let w = [0., 1., 2., 0., 0., 1.];
+        let rows = 70;
+        let x: Vec<f32> = (0..rows * 3).map(|v| v as f32).collect();
+        let y = spmm(&l.by_out, &l.by_out.gather(&w), &x, 3);
+        for b in 0..rows {
+            assert_eq!(y[b * 2], 2. * x[b * 3 + 1]);
+            assert_eq!(y[b * 2 + 1], x[b * 3] + x[b * 3 + 2]);
+        }
+        let dy: Vec<f32> = (0..rows * 2).map(|v| (v % 7) as f32).collect();
+        let dw = masked_outer(&l.by_in, &x, &dy, 3, 2);
+        let expect = |i: usize, o: usize| (0..rows).map(|b| x[b * 3 + i] * dy[b * 2 + o]).sum::<f32>();
+        assert_eq!(dw, vec![0., expect(0, 1), expect(1, 0), 0., 0., expect(2, 1)]);
+    }
+
+    /// The intrinsics and the portable loops agree (to rounding: FMA rounds once) on random tiles.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_loops_match_the_portable_ones() {
+        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        let tile: Vec<f32> = (0..5 * TILE).map(|_| next()).collect();
+        let (values, idx): (Vec<f32>, Vec<u32>) = [4u32, 2, 0].map(|c| (next(), c)).into_iter().unzip();
+        let (mut a, mut b) = ([0.0; TILE], [0.0; TILE]);
+        portable::row_sum(&values, &idx, &tile, &mut a);
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        unsafe { avx2::row_sum(&values, &idx, &tile, &mut b) };
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-6, "{a:?} vs {b:?}");
+        }
+        let xi: Lanes = std::array::from_fn(|_| next());
+        let (mut da, mut db) = (vec![0.0; 3], vec![0.0; 3]);
+        portable::row_dots(&xi, &idx, &[2, 0, 1], &tile, &mut da);
+        // SAFETY: as above.
+        unsafe { avx2::row_dots(&xi, &idx, &[2, 0, 1], &tile, &mut db) };
+        for (x, y) in da.iter().zip(&db) {
+            assert!((x - y).abs() <= 1e-5, "{da:?} vs {db:?}");
+        }
+        // Transposes with full 8 × 8 blocks and ragged edges, inside larger strided buffers.
+        for (rows, cols) in [(19, 21), (8, 8), (32, 3), (5, 40)] {
+            let src: Vec<f32> = (0..rows * 50).map(|_| next()).collect();
+            let (mut ta, mut tb) = (vec![0.0; cols * 40], vec![0.0; cols * 40]);
+            portable::transpose(&src, 50, &mut ta, 40, rows, cols);
+            // SAFETY: as above.
+            unsafe { avx2::transpose(&src, 50, &mut tb, 40, rows, cols) };
+            assert_eq!(ta, tb, "{rows} x {cols}");
+        }
     }
 }
