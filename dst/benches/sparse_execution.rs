@@ -1,5 +1,5 @@
 //! One training step (forward, backward, Adam step) of the SAC critic's shape, 4-256-256-1 at batch 256
-//! on `Autodiff<Flex>`, with the 256 × 256 hidden layer at densities 1.0 / 0.2 / 0.1 / 0.05 / 0.02 (the
+//! on `Autodiff<Flex>`, with the 256 × 256 hidden layer at densities 1.0 / 0.5 / 0.2 / 0.1 / 0.05 / 0.02 (the
 //! 4-wide input and 1-wide output layers stay dense, as ERK leaves them), per execution and layout:
 //! `masked-dense` (burn's matmul of `W ⊙ M`), `csr` (the sparse path on an unstructured random mask) and
 //! `diagonal` (the sparse path on a DynaDiag mask of whole wrapped diagonals). The crossover density is
@@ -23,7 +23,7 @@ type B = Autodiff<Flex>;
 
 const WIDTH: usize = 256;
 const BATCH: usize = 256;
-const DENSITIES: [f64; 5] = [1.0, 0.2, 0.1, 0.05, 0.02];
+const DENSITIES: [f64; 6] = [1.0, 0.5, 0.2, 0.1, 0.05, 0.02];
 
 /// The critic of SAC on Pendulum: (observation, action) = 4 inputs, two hidden layers, one Q value.
 #[derive(Module, Debug)]

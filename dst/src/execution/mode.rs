@@ -2,11 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Densities at or below which `auto` runs a layer sparse: the crossover of `benches/sparse_execution.rs`
-/// (one training step of the 4-256-256-1 critic at batch 256 on flex, 2 loaded cores): medians 7.1 ms
-/// masked-dense vs 7.6 ms sparse at density 0.1 (within the noise), 6.6 vs 6.0 ms at 0.05, 6.6 vs 5.1 ms
-/// at 0.02, and 9.2 vs 35 ms dense (density 1.0), so sparse pays from about 0.1 down.
-pub const AUTO_MAX_DENSITY: f64 = 0.1;
+/// Densities at or below which `auto` runs a layer sparse, from `benches/sparse_execution.rs` (one training
+/// step of the 4-256-256-1 critic at batch 256 on flex, 2 quiet cores, medians): masked-dense 0.90 to
+/// 0.97 ms at every density; the sparse kernels 1.48 ms at density 1.0, 0.96 at 0.5 (a tie), 0.55 at 0.2,
+/// 0.51 at 0.1, 0.36 at 0.05 and 0.31 at 0.02. Sparse time grows about linearly with density between 0.2
+/// and 0.5, which puts the crossover near 0.45; 0.4 keeps a margin.
+pub const AUTO_MAX_DENSITY: f64 = 0.4;
 
 /// Rows (batch × positions) below which `auto` keeps the dense product: with a handful of rows the
 /// fixed cost of the host round trip (transposes, a new tensor) outweighs the saved products.
