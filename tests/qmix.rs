@@ -1,6 +1,8 @@
 //! QMIX through the CLI's library and binary: a small fixed-seed learning check on an easy gridworld, and a
 //! bad `[qmix]` key rejected with a one-line error.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use sparse_rl::config::Config;
 use sparse_rl::run::{train, Start};
@@ -60,39 +62,33 @@ fn dense_qmix_learns_the_easy_foraging_task_in_10k_steps() {
     assert!(json.contains("\"win_rate\"") && json.contains("\"episodes_per_second\""));
 }
 
+/// `sparse-rl train --config CONFIG --out OUT`: the exit code and stderr.
+fn train_cli(config: &std::path::Path, out: &std::path::Path) -> (i32, String) {
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
+        .args([
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let code = result.status.code().unwrap_or(-1);
+    (code, String::from_utf8_lossy(&result.stderr).into_owned())
+}
+
 #[test]
 fn bad_qmix_key_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, format!("{QMIX_5X5}learning_rte = 0.1\n")).unwrap();
     let out = dir.path().join("run");
-    let result = std::process::Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
-        .args([
-            "train",
-            "--config",
-            path.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&result.stderr);
-    assert_ne!(result.status.code(), Some(0));
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains("learning_rte") && err.contains("qmix"), "{err}");
+    let (code, err) = train_cli(&path, &out);
+    common::assert_one_line_error(code, &err, &["learning_rte", "qmix"]);
     assert!(!out.exists());
     // A single-agent env for QMIX names run.env.
     std::fs::write(&path, QMIX_5X5.replace("Foraging-5x5-2p-1f", "CartPole-v1")).unwrap();
-    let result = std::process::Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
-        .args([
-            "train",
-            "--config",
-            path.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&result.stderr);
-    assert!(err.contains("run.env") && err.contains("multi-agent"), "{err}");
+    let (code, err) = train_cli(&path, &out);
+    common::assert_one_line_error(code, &err, &["run.env", "multi-agent"]);
 }

@@ -2,21 +2,23 @@
 
 mod common;
 
+use sparse_rl::config::Config;
 use sparse_rl::run::{train, Start};
 
-#[test]
-fn paused_and_resumed_run_equals_uninterrupted_run() {
+/// Trains `config()` whole and, in another directory, paused at `pause_at` and resumed; the episode logs
+/// and the final evaluations must be identical.
+fn assert_resume_equals_whole(config: impl Fn() -> Config, pause_at: usize) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let whole = train(common::tiny_dqn(""), Start::Fresh { out: a.clone() }, None)
+    let whole = train(config(), Start::Fresh { out: a.clone() }, None)
         .unwrap()
         .unwrap();
-    let paused = train(common::tiny_dqn(""), Start::Fresh { out: b.clone() }, Some(1200)).unwrap();
+    let paused = train(config(), Start::Fresh { out: b.clone() }, Some(pause_at)).unwrap();
     assert!(paused.is_none(), "the run pauses before its end");
     let csv_b = std::fs::read_to_string(b.join("episodes.csv")).unwrap();
     let first_half = csv_b.lines().count();
     assert!(first_half > 0 && !b.join("summary.json").exists());
-    let resumed = train(common::tiny_dqn(""), Start::Resume { run: b.clone() }, None)
+    let resumed = train(config(), Start::Resume { run: b.clone() }, None)
         .unwrap()
         .unwrap();
     let csv_a = std::fs::read_to_string(a.join("episodes.csv")).unwrap();
@@ -25,4 +27,22 @@ fn paused_and_resumed_run_equals_uninterrupted_run() {
     assert_eq!(csv_a, csv_b, "episode returns differ after resuming");
     assert_eq!(whole.eval, resumed.eval);
     assert_eq!(whole.total_steps, resumed.total_steps);
+}
+
+#[test]
+fn paused_and_resumed_run_equals_uninterrupted_run() {
+    assert_resume_equals_whole(|| common::tiny_dqn(""), 1200);
+}
+
+/// Sparse QMIX with both MAST corrections: the resumed run must also restore the episode buffer with its
+/// recent-episode queue, the ε schedule, the masks and the topology schedule.
+#[test]
+fn paused_and_resumed_mast_run_equals_uninterrupted_run() {
+    let text = "[run]\nalgo = \"qmix\"\nenv = \"Foraging-5x5-2p-1f\"\ntotal_steps = 3000\nseed = 4\n\
+        eval_interval = 1000\neval_episodes = 5\ncheckpoint_interval = 1000\n\
+        [qmix]\nbatch_size = 8\nepsilon_anneal_time = 2000\ntarget_update_interval = 20\n\
+        [qmix.mast]\nhybrid_target = true\nhybrid_switch_step = 1000\nsoft_mellowmax = true\n\
+        dual_replay = true\nrecent_capacity = 10\n\
+        [sparsity.agent]\nkind = \"sparse-to-sparse\"\ndensity = 0.2\nupdate_interval = 10\n";
+    assert_resume_equals_whole(|| Config::parse(text, &[]).unwrap(), 1500);
 }
