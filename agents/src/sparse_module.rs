@@ -9,7 +9,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::adapt::AdaptAction;
-use sparse_rl_dst::controller::SparsityController;
+use sparse_rl_dst::controller::{SparsityController, UpdateReport};
 use sparse_rl_dst::diagonal::DiagonalLinear;
 use sparse_rl_dst::evolve::{adapt, evolve, init_sparse, NamedLayer};
 use sparse_rl_dst::execution::Execution;
@@ -154,18 +154,17 @@ impl ModuleSparsity {
         O: MomentReset<B::InnerBackend>,
         M: AutodiffModule<B>,
     {
-        let Some(controller) = self.controller.as_mut() else {
-            return Ok(());
-        };
-        if !controller.wants_update(update as u64) {
+        if !self
+            .controller
+            .as_ref()
+            .is_some_and(|c| c.wants_update(update as u64))
+        {
             return Ok(());
         }
-        let mut named = named_layers(&self.name, layers);
-        let grads = grads.unwrap_or_default();
-        let (report, updated) = evolve(controller, update as u64, &mut named, grads, optim.clone(), rng)?;
-        *optim = updated;
-        self.topology_change = report.topology_change;
-        Ok(())
+        self.change_topology(layers, grads, optim, |controller, named, grads, optim| {
+            let (report, optim) = evolve(controller, update as u64, named, grads, optim, rng)?;
+            Ok((Some(report), optim))
+        })
     }
 
     /// DynaDiag's step `update` on the diagonal layers of `mlp` (none for other modules), after the
@@ -218,20 +217,37 @@ impl ModuleSparsity {
         O: MomentReset<B::InnerBackend>,
         M: AutodiffModule<B>,
     {
+        self.change_topology(layers, grads, optim, |controller, named, grads, optim| {
+            adapt(controller, update as u64, action, named, grads, optim, rng)
+        })
+    }
+
+    /// The shared frame of [`Self::update`] and [`Self::adapt`]: names the layers, lets `change` move the
+    /// topology through the controller (returning the report, `None` when nothing changed, and the optimizer
+    /// with the changed connections' moments reset), then keeps that optimizer and records the change.
+    /// A module without a controller (no layers) does nothing.
+    fn change_topology<B, O, M>(
+        &mut self,
+        layers: Vec<&mut dyn SparseLayer<B>>,
+        grads: Option<Vec<Option<Vec<f32>>>>,
+        optim: &mut OptimizerAdaptor<O, M, B>,
+        change: impl FnOnce(
+            &mut SparsityController,
+            &mut [NamedLayer<'_, B>],
+            Vec<Option<Vec<f32>>>,
+            OptimizerAdaptor<O, M, B>,
+        ) -> Result<(Option<UpdateReport>, OptimizerAdaptor<O, M, B>), DstError>,
+    ) -> Result<(), DstError>
+    where
+        B: AutodiffBackend,
+        O: MomentReset<B::InnerBackend>,
+        M: AutodiffModule<B>,
+    {
         let Some(controller) = self.controller.as_mut() else {
             return Ok(());
         };
         let mut named = named_layers(&self.name, layers);
-        let grads = grads.unwrap_or_default();
-        let (report, updated) = adapt(
-            controller,
-            update as u64,
-            action,
-            &mut named,
-            grads,
-            optim.clone(),
-            rng,
-        )?;
+        let (report, updated) = change(controller, &mut named, grads.unwrap_or_default(), optim.clone())?;
         *optim = updated;
         if let Some(report) = report {
             self.topology_change = report.topology_change;
