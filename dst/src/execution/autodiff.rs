@@ -21,7 +21,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 
-use super::kernel::{masked_outer, spmm};
+use super::kernel::{backward, spmm};
 use super::{CsrLayout, Execution, LayoutCache};
 
 /// `x · (W ⊙ M)` for `x [..., d_in]` with the sparse kernels, or `None` when `mode` (or the backend) keeps
@@ -157,12 +157,19 @@ impl Backward<Flex, 2> for SparseMatmul {
         let dy = host(grads.consume::<Flex>(&ops.node));
         let rows = values(&dy).len() / l.d_out;
         let [x_node, w_node] = ops.parents;
-        if let Some(node) = x_node {
-            let dx = spmm(&l.by_in, &s.w_in, values(&dy), l.d_out);
+        let want = [x_node.is_some(), w_node.is_some()];
+        let g = backward(
+            &l.by_in,
+            &s.w_in,
+            values(&s.x),
+            values(&dy),
+            [l.d_in, l.d_out],
+            want,
+        );
+        if let (Some(node), Some(dx)) = (x_node, g.dx) {
             grads.register::<Flex>(node.id, tensor(dx, [rows, l.d_in]));
         }
-        if let Some(node) = w_node {
-            let dw = masked_outer(&l.by_in, values(&s.x), values(&dy), l.d_in, l.d_out);
+        if let (Some(node), Some(dw)) = (w_node, g.dw) {
             grads.register::<Flex>(node.id, tensor(dw, [l.d_in, l.d_out]));
         }
     }

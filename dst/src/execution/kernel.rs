@@ -7,6 +7,8 @@
 //! odd pieces, so the two innermost loops also exist as AVX2 + FMA intrinsics, chosen once per call when
 //! the CPU has them; the portable loops serve every other CPU and check the intrinsics in the tests.
 
+use std::mem::MaybeUninit;
+
 use super::layout::Compressed;
 
 /// Batch rows per tile: a 256-feature tile is 32 KiB (L1), and the 32 partial sums of one output are four
@@ -22,14 +24,26 @@ type RowSum = fn(values: &[f32], idx: &[u32], tile: &[f32], out: &mut Lanes);
 /// `dw[pos[k]] += ⟨xi, tile[idx[k]]⟩` for the entries of one input.
 type RowDots = fn(xi: &Lanes, idx: &[u32], pos: &[u32], tile: &[f32], dw: &mut [f32]);
 
-/// `dst[c · dst_stride + r] = src[r · src_stride + c]` for `r < rows`, `c < cols`.
-type Transpose =
-    fn(src: &[f32], src_stride: usize, dst: &mut [f32], dst_stride: usize, rows: usize, cols: usize);
+/// [`RowSum`] and [`RowDots`] over the same entries in one pass, each lane group of `tile` loaded once.
+type RowSumDots =
+    fn(values: &[f32], idx: &[u32], pos: &[u32], xi: &Lanes, tile: &[f32], out: &mut Lanes, dw: &mut [f32]);
+
+/// `dst[c · dst_stride + r] = src[r · src_stride + c]` for `r < rows`, `c < cols`; writes only, so `dst`
+/// may be fresh memory.
+type Transpose = fn(
+    src: &[f32],
+    src_stride: usize,
+    dst: &mut [MaybeUninit<f32>],
+    dst_stride: usize,
+    rows: usize,
+    cols: usize,
+);
 
 /// The innermost loops for this CPU.
 struct Kernels {
     row_sum: RowSum,
     row_dots: RowDots,
+    row_sum_dots: RowSumDots,
     transpose: Transpose,
 }
 
@@ -39,7 +53,7 @@ pub(crate) fn spmm(layout: &Compressed, values: &[f32], x: &[f32], width: usize)
     let k = kernels();
     let outputs = layout.ptr.len() - 1;
     let rows = x.len() / width;
-    let mut y = vec![0.0; rows * outputs];
+    let mut y = Output::new(rows * outputs);
     let mut tile = vec![0.0; width * TILE];
     let mut out_tile = vec![0.0; outputs * TILE];
     for b0 in (0..rows).step_by(TILE) {
@@ -48,28 +62,96 @@ pub(crate) fn spmm(layout: &Compressed, values: &[f32], x: &[f32], width: usize)
             let out: &mut Lanes = out.try_into().expect("TILE lanes");
             (k.row_sum)(&values[range.clone()], &layout.idx[range], &tile, out);
         }
-        (k.transpose)(&out_tile, TILE, &mut y[b0 * outputs..], outputs, outputs, filled);
+        y.store_tile(&k, &out_tile, b0, outputs, filled);
     }
-    y
+    y.finish()
 }
 
-/// The dense-shaped weight gradient with `dW[i, o] = Σ_b x[b, i] · dy[b, o]` at the active connections
-/// (grouped by input in `by_in`) and zero elsewhere: only `nnz` dot products are computed. `x` is
-/// row-major `[rows, d_in]`, `dy` row-major `[rows, d_out]`.
-pub(crate) fn masked_outer(by_in: &Compressed, x: &[f32], dy: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
+/// The gradients [`backward`] computes.
+#[derive(Debug, Default)]
+pub(crate) struct Grads {
+    /// `dx = dy · (W ⊙ M)ᵀ`, row-major `[rows, d_in]`.
+    pub dx: Option<Vec<f32>>,
+    /// The dense-shaped weight gradient, `xᵀ · dy` at the active connections and zero elsewhere.
+    pub dw: Option<Vec<f32>>,
+}
+
+/// The backward of `y = x · (W ⊙ M)` in one pass over the batch tiles: `dx` when `want_dx`, and `dW`
+/// (`dW[i, o] = Σ_b x[b, i] · dy[b, o]` at the active connections, grouped by input in `by_in` with weights
+/// `w_in`) when `want_dw`. Each tile of `dy` is transposed once and each lane group read once for both
+/// gradients; only `nnz` products per row are computed. `x` is row-major `[rows, d_in]`, `dy` row-major
+/// `[rows, d_out]`.
+pub(crate) fn backward(
+    by_in: &Compressed,
+    w_in: &[f32],
+    x: &[f32],
+    dy: &[f32],
+    [d_in, d_out]: [usize; 2],
+    [want_dx, want_dw]: [bool; 2],
+) -> Grads {
     let k = kernels();
-    let rows = x.len() / d_in;
-    let mut dw = vec![0.0; d_in * d_out];
-    let (mut xt, mut dyt) = (vec![0.0; d_in * TILE], vec![0.0; d_out * TILE]);
+    let rows = dy.len() / d_out;
+    let mut dx = want_dx.then(|| Output::new(rows * d_in));
+    let mut dw = want_dw.then(|| vec![0.0; d_in * d_out]);
+    let (mut xt, mut dyt, mut out_tile) = (
+        vec![0.0; d_in * TILE],
+        vec![0.0; d_out * TILE],
+        vec![0.0; d_in * TILE],
+    );
     for b0 in (0..rows).step_by(TILE) {
-        load_tile(&k, x, d_in, b0, &mut xt);
-        load_tile(&k, dy, d_out, b0, &mut dyt);
-        for (i, range) in by_in.rows().enumerate() {
-            let xi = lanes(&xt, i);
-            (k.row_dots)(xi, &by_in.idx[range.clone()], &by_in.pos[range], &dyt, &mut dw);
+        let filled = load_tile(&k, dy, d_out, b0, &mut dyt);
+        if want_dw {
+            load_tile(&k, x, d_in, b0, &mut xt);
+        }
+        for ((i, range), out) in by_in.rows().enumerate().zip(out_tile.chunks_exact_mut(TILE)) {
+            let out: &mut Lanes = out.try_into().expect("TILE lanes");
+            let (idx, pos) = (&by_in.idx[range.clone()], &by_in.pos[range.clone()]);
+            match dw.as_mut() {
+                Some(dw) if want_dx => (k.row_sum_dots)(&w_in[range], idx, pos, lanes(&xt, i), &dyt, out, dw),
+                Some(dw) => (k.row_dots)(lanes(&xt, i), idx, pos, &dyt, dw),
+                None => (k.row_sum)(&w_in[range], idx, &dyt, out),
+            }
+        }
+        if let Some(dx) = dx.as_mut() {
+            dx.store_tile(&k, &out_tile, b0, d_in, filled);
         }
     }
-    dw
+    Grads {
+        dx: dx.map(Output::finish),
+        dw,
+    }
+}
+
+/// A row-major `[rows, width]` result filled tile by tile, without zeroing it first: every element is
+/// written exactly once by [`Output::store_tile`], so [`Output::finish`] can hand the buffer over.
+struct Output {
+    buf: Vec<f32>,
+    written: usize,
+}
+
+impl Output {
+    fn new(len: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(len),
+            written: 0,
+        }
+    }
+
+    /// Rows `b0..b0 + filled` from the feature-major `out_tile` (`width` features of [`TILE`] lanes).
+    fn store_tile(&mut self, k: &Kernels, out_tile: &[f32], b0: usize, width: usize, filled: usize) {
+        assert_eq!(self.written, b0 * width, "tiles are stored in order");
+        let dst = &mut self.buf.spare_capacity_mut()[b0 * width..(b0 + filled) * width];
+        (k.transpose)(out_tile, TILE, dst, width, width, filled);
+        self.written = (b0 + filled) * width;
+    }
+
+    fn finish(mut self) -> Vec<f32> {
+        assert_eq!(self.written, self.buf.capacity(), "every row stored");
+        // SAFETY: `store_tile` wrote rows 0..b0 + filled in order (asserted), and the transpose writes every
+        // element of the rows it is given; so all `capacity` elements are initialised.
+        unsafe { self.buf.set_len(self.written) };
+        self.buf
+    }
 }
 
 /// The innermost loops for this CPU.
@@ -80,12 +162,14 @@ fn kernels() -> Kernels {
         return Kernels {
             row_sum: |v, i, t, o| unsafe { avx2::row_sum(v, i, t, o) },
             row_dots: |x, i, p, t, d| unsafe { avx2::row_dots(x, i, p, t, d) },
+            row_sum_dots: |v, i, p, x, t, o, d| unsafe { avx2::row_sum_dots(v, i, p, x, t, o, d) },
             transpose: |s, ss, d, ds, r, c| unsafe { avx2::transpose(s, ss, d, ds, r, c) },
         };
     }
     Kernels {
         row_sum: portable::row_sum,
         row_dots: portable::row_dots,
+        row_sum_dots: portable::row_sum_dots,
         transpose: portable::transpose,
     }
 }
@@ -94,13 +178,20 @@ fn kernels() -> Kernels {
 /// (`tile[c · TILE + j] = x[b0 + j, c]`), rows past the end as zeros; returns the rows filled.
 fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &mut [f32]) -> usize {
     let rows = (x.len() / width - b0).min(TILE);
-    (k.transpose)(&x[b0 * width..], width, tile, TILE, rows, width);
+    (k.transpose)(&x[b0 * width..], width, as_uninit(tile), TILE, rows, width);
     if rows < TILE {
         for c in 0..width {
             tile[c * TILE + rows..(c + 1) * TILE].fill(0.0);
         }
     }
     rows
+}
+
+/// `s` as a write-only destination for [`Transpose`].
+fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; the transposes only ever write initialised `f32`s through it, so `s` stays
+    // initialised.
+    unsafe { &mut *(s as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// The lanes of feature `c` in a tile (panics when `c` is outside it, which also guards the intrinsics).
@@ -112,12 +203,21 @@ fn lanes(tile: &[f32], c: usize) -> &Lanes {
 }
 
 mod portable {
+    use std::mem::MaybeUninit;
+
     use super::{lanes, Lanes, TILE};
 
-    pub(super) fn transpose(src: &[f32], ss: usize, dst: &mut [f32], ds: usize, rows: usize, cols: usize) {
+    pub(super) fn transpose(
+        src: &[f32],
+        ss: usize,
+        dst: &mut [MaybeUninit<f32>],
+        ds: usize,
+        rows: usize,
+        cols: usize,
+    ) {
         for r in 0..rows {
             for (c, &v) in src[r * ss..r * ss + cols].iter().enumerate() {
-                dst[c * ds + r] = v;
+                dst[c * ds + r].write(v);
             }
         }
     }
@@ -142,11 +242,25 @@ mod portable {
             dw[p as usize] += acc.iter().sum::<f32>();
         }
     }
+
+    pub(super) fn row_sum_dots(
+        values: &[f32],
+        idx: &[u32],
+        pos: &[u32],
+        xi: &Lanes,
+        tile: &[f32],
+        out: &mut Lanes,
+        dw: &mut [f32],
+    ) {
+        row_sum(values, idx, tile, out);
+        row_dots(xi, idx, pos, tile, dw);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use super::{lanes, Lanes};
 
@@ -182,10 +296,48 @@ mod avx2 {
         }
     }
 
+    /// The two loops above fused: each lane group of `tile` feeds the output's FMA chain and the dot.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn row_sum_dots(
+        values: &[f32],
+        idx: &[u32],
+        pos: &[u32],
+        xi: &Lanes,
+        tile: &[f32],
+        out: &mut Lanes,
+        dw: &mut [f32],
+    ) {
+        // SAFETY: `xi` has 32 f32s.
+        let x: [__m256; 4] = std::array::from_fn(|q| unsafe { _mm256_loadu_ps(xi.as_ptr().add(q * 8)) });
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for ((&w, &o), &p) in values.iter().zip(idx).zip(pos) {
+            let (w, t) = (_mm256_set1_ps(w), lanes(tile, o as usize).as_ptr());
+            let mut dot = _mm256_setzero_ps();
+            for (q, a) in acc.iter_mut().enumerate() {
+                // SAFETY: `lanes` checked that `t` starts 32 readable f32s; q · 8 + 8 ≤ 32.
+                let v = unsafe { _mm256_loadu_ps(t.add(q * 8)) };
+                *a = _mm256_fmadd_ps(w, v, *a);
+                dot = _mm256_fmadd_ps(x[q], v, dot);
+            }
+            dw[p as usize] += horizontal_sum(dot);
+        }
+        for (q, a) in acc.into_iter().enumerate() {
+            // SAFETY: `out` has 32 f32s; q · 8 + 8 ≤ 32.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(q * 8), a) };
+        }
+    }
+
     /// By 8 × 8 blocks in registers (the usual unpack / shuffle / lane-permute network), the edges by
     /// the portable loop.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn transpose(src: &[f32], ss: usize, dst: &mut [f32], ds: usize, rows: usize, cols: usize) {
+    pub(super) fn transpose(
+        src: &[f32],
+        ss: usize,
+        dst: &mut [MaybeUninit<f32>],
+        ds: usize,
+        rows: usize,
+        cols: usize,
+    ) {
         let (full_r, full_c) = (rows / 8 * 8, cols / 8 * 8);
         for r0 in (0..full_r).step_by(8) {
             for c0 in (0..full_c).step_by(8) {
@@ -198,14 +350,14 @@ mod avx2 {
                 let t = transpose_8x8(m);
                 for (i, v) in t.into_iter().enumerate() {
                     // SAFETY: in bounds by the assertion above.
-                    unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add((c0 + i) * ds + r0), v) };
+                    unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add((c0 + i) * ds + r0).cast(), v) };
                 }
             }
         }
         for r in 0..rows {
             let cs = if r < full_r { full_c } else { 0 };
             for c in cs..cols {
-                dst[c * ds + r] = src[r * ss + c];
+                dst[c * ds + r].write(src[r * ss + c]);
             }
         }
     }
@@ -258,14 +410,23 @@ mod tests {
     use crate::execution::CsrLayout;
 
     #[test]
-    fn spmm_and_masked_outer_on_a_small_layer() {
+    fn spmm_and_backward_on_a_small_layer() {
         // [d_in = 2, d_out = 2], active (0,0), (1,0), (1,1); one batch row.
         let l = CsrLayout::from_mask(2, 2, &[1., 0., 1., 1.]);
         let w = [2., 99., 3., 4.];
         let y = spmm(&l.by_out, &l.by_out.gather(&w), &[1., 10.], 2);
         assert_eq!(y, vec![2. + 30., 40.]);
-        let dw = masked_outer(&l.by_in, &[1., 10.], &[5., 7.], 2, 2);
-        assert_eq!(dw, vec![5., 0., 50., 70.]);
+        let g = backward(
+            &l.by_in,
+            &l.by_in.gather(&w),
+            &[1., 10.],
+            &[5., 7.],
+            [2, 2],
+            [true, true],
+        );
+        assert_eq!(g.dw, Some(vec![5., 0., 50., 70.]));
+        // dx = dy · (W ⊙ M)ᵀ: dx[0] = 5·2, dx[1] = 5·3 + 7·4.
+        assert_eq!(g.dx, Some(vec![10., 43.]));
     }
 
     #[test]
@@ -281,9 +442,23 @@ mod tests {
             assert_eq!(y[b * 2 + 1], x[b * 3] + x[b * 3 + 2]);
         }
         let dy: Vec<f32> = (0..rows * 2).map(|v| (v % 7) as f32).collect();
-        let dw = masked_outer(&l.by_in, &x, &dy, 3, 2);
+        let w_in = l.by_in.gather(&w);
+        let both = backward(&l.by_in, &w_in, &x, &dy, [3, 2], [true, true]);
         let expect = |i: usize, o: usize| (0..rows).map(|b| x[b * 3 + i] * dy[b * 2 + o]).sum::<f32>();
-        assert_eq!(dw, vec![0., expect(0, 1), expect(1, 0), 0., 0., expect(2, 1)]);
+        let dw = vec![0., expect(0, 1), expect(1, 0), 0., 0., expect(2, 1)];
+        assert_eq!(both.dw.as_ref(), Some(&dw));
+        let dx = both.dx.as_ref().expect("dx asked for");
+        for b in 0..rows {
+            assert_eq!(
+                &dx[b * 3..b * 3 + 3],
+                &[dy[b * 2 + 1], 2. * dy[b * 2], dy[b * 2 + 1]]
+            );
+        }
+        // Asking for one gradient gives the same values as the fused pass, and not the other.
+        let dw_only = backward(&l.by_in, &w_in, &x, &dy, [3, 2], [false, true]);
+        assert_eq!((dw_only.dx, dw_only.dw.as_ref()), (None, Some(&dw)));
+        let dx_only = backward(&l.by_in, &w_in, &x, &dy, [3, 2], [true, false]);
+        assert_eq!((dx_only.dx.as_ref(), dx_only.dw), (both.dx.as_ref(), None));
     }
 
     /// The intrinsics and the portable loops agree (to rounding: FMA rounds once) on random tiles.
@@ -315,13 +490,20 @@ mod tests {
         for (x, y) in da.iter().zip(&db) {
             assert!((x - y).abs() <= 1e-5, "{da:?} vs {db:?}");
         }
+        let (mut fa, mut fb) = (vec![0.5; 3], vec![0.5; 3]);
+        // SAFETY: as above.
+        unsafe { avx2::row_sum_dots(&values, &idx, &[2, 0, 1], &xi, &tile, &mut b, &mut fb) };
+        portable::row_sum_dots(&values, &idx, &[2, 0, 1], &xi, &tile, &mut a, &mut fa);
+        for (x, y) in a.iter().zip(&b).chain(fa.iter().zip(&fb)) {
+            assert!((x - y).abs() <= 1e-5, "{a:?} {fa:?} vs {b:?} {fb:?}");
+        }
         // Transposes with full 8 × 8 blocks and ragged edges, inside larger strided buffers.
         for (rows, cols) in [(19, 21), (8, 8), (32, 3), (5, 40)] {
             let src: Vec<f32> = (0..rows * 50).map(|_| next()).collect();
             let (mut ta, mut tb) = (vec![0.0; cols * 40], vec![0.0; cols * 40]);
-            portable::transpose(&src, 50, &mut ta, 40, rows, cols);
+            portable::transpose(&src, 50, as_uninit(&mut ta), 40, rows, cols);
             // SAFETY: as above.
-            unsafe { avx2::transpose(&src, 50, &mut tb, 40, rows, cols) };
+            unsafe { avx2::transpose(&src, 50, as_uninit(&mut tb), 40, rows, cols) };
             assert_eq!(ta, tb, "{rows} x {cols}");
         }
     }
