@@ -8,12 +8,13 @@ use std::path::Path;
 
 use burn::module::{AutodiffModule, Module, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::policy::{SparsityPolicy, Structure};
+use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
@@ -129,7 +130,7 @@ impl<B: Backend> QNetwork<B> {
     }
 }
 
-type DqnOptim<B> = OptimizerAdaptor<Adam, QNetwork<B>, B>;
+type DqnOptim<B> = OptimizerAdaptor<FusedAdam, QNetwork<B>, B>;
 
 /// A DQN agent on backend `B`.
 pub struct Dqn<B: AutodiffBackend> {
@@ -202,7 +203,7 @@ impl<B: AutodiffBackend> Dqn<B> {
         online.encoder.set_execution(sparsity[0].execution());
         online.head.set_execution(sparsity[1].execution());
         crate::target::materialize(&online);
-        let optim = AdamConfig::new().with_epsilon(config.adam_eps as f32).init();
+        let optim = FusedAdam::new(config.adam_eps as f32).init();
         Ok(Self {
             target: online.valid(),
             acting: None,
@@ -395,7 +396,7 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
     fn load(&mut self, dir: &Path) -> std::io::Result<()> {
         self.online = persist::load_module(self.online.clone(), &dir.join("online"), &self.device)?;
         self.target = persist::load_module(self.target.clone(), &dir.join("target"), &self.device)?;
-        let fresh = AdamConfig::new().with_epsilon(self.config.adam_eps as f32).init();
+        let fresh = FusedAdam::new(self.config.adam_eps as f32).init();
         let optim = std::mem::replace(&mut self.optim, fresh);
         self.optim = persist::load_optim::<B, _, _>(optim, &dir.join("optim"), &self.device)?;
         (self.rng, self.updates, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;

@@ -10,13 +10,14 @@ use std::path::Path;
 
 use burn::module::{AutodiffModule, Module, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::policy::SparsityPolicy;
+use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
@@ -159,9 +160,9 @@ pub struct Sac<B: AutodiffBackend> {
     actor: Mlp<B>,
     acting: Option<Acting<B::InnerBackend>>,
     temperature: Temperature<B>,
-    q_optim: OptimizerAdaptor<Adam, QNets<B>, B>,
-    actor_optim: OptimizerAdaptor<Adam, Mlp<B>, B>,
-    alpha_optim: OptimizerAdaptor<Adam, Temperature<B>, B>,
+    q_optim: OptimizerAdaptor<FusedAdam, QNets<B>, B>,
+    actor_optim: OptimizerAdaptor<FusedAdam, Mlp<B>, B>,
+    alpha_optim: OptimizerAdaptor<FusedAdam, Temperature<B>, B>,
     /// encoder, critic, actor.
     sparsity: [ModuleSparsity; 3],
     replay: ReplayBuffer,
@@ -245,7 +246,7 @@ impl<B: AutodiffBackend> Sac<B> {
         let temperature = Temperature {
             log_alpha: Param::from_tensor(vector::<B>(&[log_alpha], &device)),
         };
-        let adam = || AdamConfig::new().with_epsilon(config.adam_eps as f32);
+        let adam = || FusedAdam::new(config.adam_eps as f32);
         Ok(Self {
             target: qnets.valid(),
             qnets,
@@ -542,7 +543,7 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         self.target = persist::load_module(self.target.clone(), &dir.join("target"), d)?;
         self.actor = persist::load_module(self.actor.clone(), &dir.join("actor"), d)?;
         self.temperature = persist::load_module(self.temperature.clone(), &dir.join("temperature"), d)?;
-        let adam = AdamConfig::new().with_epsilon(self.config.adam_eps as f32);
+        let adam = FusedAdam::new(self.config.adam_eps as f32);
         let q = std::mem::replace(&mut self.q_optim, adam.init());
         self.q_optim = persist::load_optim::<B, _, _>(q, &dir.join("q_optim"), d)?;
         let p = std::mem::replace(&mut self.actor_optim, adam.init());

@@ -9,7 +9,7 @@
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, Param};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sparse_rl_dst::execution::Execution;
-use sparse_rl_dst::{MaskedLinear, MaskedLinearConfig};
+use sparse_rl_dst::{FusedAdam, MaskedLinear, MaskedLinearConfig};
 
 type B = Autodiff<Flex>;
 
@@ -108,7 +108,7 @@ fn training_step(c: &mut Criterion) {
     for density in DENSITIES {
         for (name, execution, layout) in cases {
             let mut net = Some(critic(execution, layout, density));
-            let mut optim = AdamConfig::new().with_epsilon(1e-8).init::<B, Critic<B>>();
+            let mut optim = FusedAdam::new(1e-8).init::<B, Critic<B>>();
             group.bench_with_input(BenchmarkId::new(name, density), &density, |b, _| {
                 b.iter(|| {
                     let current = net.take().expect("network");

@@ -11,7 +11,7 @@
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
@@ -20,6 +20,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::adapt::{AdaptConfig, AdaptController, AdaptVariant, BalanceRatio, BalanceSample};
 use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
+use sparse_rl_dst::FusedAdam;
 
 use super::metrics::ModeCoverage;
 use super::mixture::Mixture;
@@ -134,7 +135,7 @@ impl GanConfig {
     }
 }
 
-type GanOptim<B> = OptimizerAdaptor<Adam, Mlp<B>, B>;
+type GanOptim<B> = OptimizerAdaptor<FusedAdam, Mlp<B>, B>;
 
 /// A GAN being trained on backend `B`.
 pub struct Gan<B: AutodiffBackend> {
@@ -206,10 +207,8 @@ impl<B: AutodiffBackend> Gan<B> {
             Balance::Adapt => Some(AdaptController::new(adapt.clone(), d_policy.density)?),
         };
         let optim = || {
-            AdamConfig::new()
-                .with_beta_1(config.beta1 as f32)
-                .with_beta_2(config.beta2 as f32)
-                .with_epsilon(config.adam_eps as f32)
+            FusedAdam::new(config.adam_eps as f32)
+                .with_betas(config.beta1 as f32, config.beta2 as f32)
                 .init()
         };
         Ok(Self {

@@ -11,12 +11,13 @@ use std::path::Path;
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use sparse_rl_dst::policy::SparsityPolicy;
 use sparse_rl_dst::DstError;
+use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::MaObs;
 
 use super::agent_network::{AgentNetwork, AgentNetworkConfig};
@@ -40,7 +41,7 @@ pub struct QmixNet<B: Backend> {
     pub mixer: Mixer<B>,
 }
 
-type QmixOptim<B> = OptimizerAdaptor<Adam, QmixNet<B>, B>;
+type QmixOptim<B> = OptimizerAdaptor<FusedAdam, QmixNet<B>, B>;
 
 /// What the learner keeps between episodes besides networks and replay (saved as JSON in checkpoints).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -331,7 +332,7 @@ fn input_dim(c: &QmixConfig, s: EpisodeShape) -> usize {
 }
 
 fn adam<B: AutodiffBackend>(c: &QmixConfig) -> QmixOptim<B> {
-    AdamConfig::new().with_epsilon(c.adam_eps as f32).init()
+    FusedAdam::new(c.adam_eps as f32).init()
 }
 
 /// Scales all gradients by min(1, max_norm / ‖g‖) with ‖g‖ the norm over every parameter together, as

@@ -4,11 +4,9 @@
 //! and the agents need no change.
 //!
 //! Layers are generic over the backend; the sparse path needs the concrete flex tensors. Rather than a
-//! backend-extension trait (a new bound on every agent, network and test), [`sparse_linear`] compares the
-//! backend's `TypeId` with `Flex` and `Autodiff<Flex>` and moves the tensors across with `Any`, which is
-//! checked at run time and needs no `unsafe`; other backends keep the masked-dense product.
+//! backend-extension trait (a new bound on every agent, network and test), [`sparse_linear`] checks for
+//! `Flex` and `Autodiff<Flex>` at run time ([`crate::flex`]); other backends keep the masked-dense product.
 
-use std::any::{Any, TypeId};
 use std::sync::{Arc, Once};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -23,6 +21,7 @@ use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 
 use super::kernel::{backward, spmm};
 use super::{CsrLayout, Execution, LayoutCache};
+use crate::flex::{cast, same};
 
 /// `x · (W ⊙ M)` for `x [..., d_in]` with the sparse kernels, or `None` when `mode` (or the backend) keeps
 /// the masked-dense product. The bias is the caller's.
@@ -40,7 +39,7 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
     let [d_in, d_out] = weight.dims();
     let rows = dims[..D - 1].iter().product();
     let x2 = x.clone().reshape([rows, d_in]);
-    let y = if TypeId::of::<B>() == TypeId::of::<Autodiff<Flex>>() {
+    let y = if same::<B, Autodiff<Flex>>() {
         let [x2, weight, mask] = [x2, weight, mask].map(cast::<_, Tensor<Autodiff<Flex>, 2>>);
         let layout = cache.layout(primitive(mask).primitive, d_in, d_out);
         if !mode.runs_sparse(layout.density(), rows) {
@@ -50,7 +49,7 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
         cast::<_, Tensor<B, 2>>(Tensor::<Autodiff<Flex>, 2>::from_primitive(
             TensorPrimitive::Float(y),
         ))
-    } else if TypeId::of::<B>() == TypeId::of::<Flex>() {
+    } else if same::<B, Flex>() {
         let [x2, weight, mask] = [x2, weight, mask].map(cast::<_, Tensor<Flex, 2>>);
         let layout = cache.layout(primitive(mask), d_in, d_out);
         if !mode.runs_sparse(layout.density(), rows) {
@@ -66,15 +65,6 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
     let mut out = dims;
     out[D - 1] = d_out;
     Some(y.reshape(out))
-}
-
-/// `t` as a `U`, when `T` and `U` are the same type (checked by the caller with `TypeId`).
-fn cast<T: 'static, U: 'static>(t: T) -> U {
-    let mut slot = Some(t);
-    (&mut slot as &mut dyn Any)
-        .downcast_mut::<Option<U>>()
-        .and_then(Option::take)
-        .expect("the caller checked the backend type")
 }
 
 fn primitive<B: Backend>(t: Tensor<B, 2>) -> FloatTensor<B> {

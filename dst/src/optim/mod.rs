@@ -16,6 +16,10 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::topology::ParamLayout;
 
+mod fused_adam;
+
+pub use fused_adam::FusedAdam;
+
 /// An optimizer whose per-parameter state can be masked element-wise.
 pub trait MomentReset<B: Backend>: SimpleOptimizer<B> {
     /// Multiplies every moment of `state` by `keep` (same shape as the parameter).
@@ -38,6 +42,12 @@ impl<B: Backend> MomentReset<B> for Adam {
         AdamState {
             momentum: keep_adaptive(state.momentum, keep),
         }
+    }
+}
+
+impl<B: Backend> MomentReset<B> for FusedAdam {
+    fn keep_moments<const D: usize>(state: AdamState<B, D>, keep: TensorData) -> AdamState<B, D> {
+        <Adam as MomentReset<B>>::keep_moments(state, keep)
     }
 }
 
