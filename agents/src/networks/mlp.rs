@@ -118,10 +118,20 @@ impl<B: Backend> Mlp<B> {
     pub fn forward(&self, mut x: Tensor<B, 2>, dense_grad: bool) -> Tensor<B, 2> {
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, self.masked, dense_grad);
-            if i < last || self.activate_last {
-                x = relu(x);
-            }
+            let next_masked = matches!(self.layers.get(i + 1), Some(LinearLayer::Masked(_)));
+            x = match layer {
+                // Hidden layer feeding another masked one: bias and ReLU fused, and on the sparse path
+                // the activation stays feature-major between the two (no transposes).
+                LinearLayer::Masked(l) if self.masked && !dense_grad && next_masked => l.forward_hidden(x),
+                _ => {
+                    let y = layer.forward(x, self.masked, dense_grad);
+                    if i < last || self.activate_last {
+                        relu(y)
+                    } else {
+                        y
+                    }
+                }
+            };
         }
         x
     }

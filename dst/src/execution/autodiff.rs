@@ -1,4 +1,4 @@
-//! The sparse product as one burn operation: a forward on the flex backend's host storage and a custom
+//! The sparse layer as one burn operation: a forward on the flex backend's host storage and a custom
 //! backward registered with burn-autodiff (the `Backward` trait with `prepare(..).compute_bound()
 //! .stateful()`, the pattern of burn-autodiff's own `float_matmul`), so the layers keep burn's tensor API
 //! and the agents need no change.
@@ -6,29 +6,45 @@
 //! Layers are generic over the backend; the sparse path needs the concrete flex tensors. Rather than a
 //! backend-extension trait (a new bound on every agent, network and test), [`sparse_linear`] checks for
 //! `Flex` and `Autodiff<Flex>` at run time ([`crate::flex`]); other backends keep the masked-dense product.
+//!
+//! A feature-major output ([`Fuse::feature_major`]) is a burn tensor of the logical shape `[rows, d_out]`
+//! whose strides are `[1, stride]`: a transposed view, valid for every burn op, that the next sparse layer
+//! reads without a transpose (see [`super::product`]).
 
 use std::sync::{Arc, Once};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::{CheckpointStrategy, NoCheckpointing};
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::FlexTensor;
+use burn::backend::autodiff::NodeId;
+use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
 
-use super::kernel::{backward, spmm};
+use super::kernel::TILE;
+use super::product::{self, Epilogue, Host, Wanted};
 use super::{CsrLayout, Execution, LayoutCache};
 use crate::flex::{cast, same};
 
-/// `x · (W ⊙ M)` for `x [..., d_in]` with the sparse kernels, or `None` when `mode` (or the backend) keeps
-/// the masked-dense product. The bias is the caller's.
+/// What the sparse layer call fuses after the product.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Fuse {
+    /// ReLU after the bias.
+    pub relu: bool,
+    /// Hand the output on feature-major (2-D inputs only), for a next layer that is sparse too.
+    pub feature_major: bool,
+}
+
+/// `act(x · (W ⊙ M) + b)` for `x [..., d_in]` with the sparse kernels, or `None` when `mode` (or the
+/// backend) keeps the masked-dense product.
 pub(crate) fn sparse_linear<B: Backend, const D: usize>(
     x: &Tensor<B, D>,
-    weight: Tensor<B, 2>,
-    mask: Tensor<B, 2>,
+    [weight, mask]: [Tensor<B, 2>; 2],
+    bias: Option<Tensor<B, 1>>,
+    fuse: Fuse,
     mode: Execution,
     cache: &LayoutCache,
 ) -> Option<Tensor<B, D>> {
@@ -38,14 +54,24 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
     let dims = x.dims();
     let [d_in, d_out] = weight.dims();
     let rows = dims[..D - 1].iter().product();
-    let x2 = x.clone().reshape([rows, d_in]);
+    // A 2-D input is passed as it is: reshaping a feature-major view would copy it row-major.
+    let x2: Tensor<B, 2> = if D == 2 {
+        cast(x.clone())
+    } else {
+        x.clone().reshape([rows, d_in])
+    };
+    let fuse = Fuse {
+        feature_major: fuse.feature_major && D == 2,
+        ..fuse
+    };
     let y = if same::<B, Autodiff<Flex>>() {
         let [x2, weight, mask] = [x2, weight, mask].map(cast::<_, Tensor<Autodiff<Flex>, 2>>);
         let layout = cache.layout(primitive(mask).primitive, d_in, d_out);
         if !mode.runs_sparse(layout.density(), rows) {
             return None;
         }
-        let y = tracked_product::<NoCheckpointing>(primitive(x2), primitive(weight), layout);
+        let bias = bias.map(|b| cast::<_, Tensor<Autodiff<Flex>, 1>>(b).into_primitive().tensor());
+        let y = tracked(primitive(x2), primitive(weight), bias, layout, fuse);
         cast::<_, Tensor<B, 2>>(Tensor::<Autodiff<Flex>, 2>::from_primitive(
             TensorPrimitive::Float(y),
         ))
@@ -55,13 +81,17 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
         if !mode.runs_sparse(layout.density(), rows) {
             return None;
         }
-        let (y, _) = product(primitive(x2), primitive(weight), &layout);
+        let bias = bias.map(|b| cast::<_, Tensor<Flex, 1>>(b).into_primitive().tensor());
+        let (y, _) = layer_forward(primitive(x2), primitive(weight), bias.as_ref(), &layout, fuse);
         cast::<_, Tensor<B, 2>>(Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(y)))
     } else {
         static NOTICE: Once = Once::new();
         NOTICE.call_once(|| eprintln!("note: sparse execution needs the flex backend; using masked-dense"));
         return None;
     };
+    if D == 2 {
+        return Some(cast(y));
+    }
     let mut out = dims;
     out[D - 1] = d_out;
     Some(y.reshape(out))
@@ -85,82 +115,177 @@ pub(super) fn values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("contiguous f32 tensor")
 }
 
-fn tensor(values: Vec<f32>, shape: [usize; 2]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
+/// The lane stride of a feature-major `[rows, width]` tensor (strides `[1, s]`: this module's outputs, or
+/// any transposed view), if `t` is one the kernels can read in place: every feature's lanes up to `rows`
+/// rounded up to a whole tile lie inside the storage, and those past `rows` are zero (checked, so a view
+/// into a larger buffer cannot leak its neighbours into a gradient).
+fn feature_major_stride(t: &FlexTensor, rows: usize, width: usize) -> Option<usize> {
+    let l = t.layout();
+    let [1, s] = *l.strides() else { return None };
+    let (s, padded) = (s.max(0) as usize, rows.div_ceil(TILE) * TILE);
+    let data = t.storage::<f32>();
+    let fits = l.start_offset() == 0 && s > 1 && s >= padded && data.len() >= (width - 1) * s + padded;
+    let zero_padding = || (0..width).all(|c| data[c * s + rows..c * s + padded].iter().all(|&v| v == 0.0));
+    (fits && zero_padding()).then_some(s)
+}
+
+/// `t` (`[rows, width]`) kept when feature-major, else made contiguous row-major.
+fn normalize(t: FlexTensor, rows: usize, width: usize) -> FlexTensor {
+    if feature_major_stride(&t, rows, width).is_some() {
+        t
+    } else {
+        host(t)
+    }
+}
+
+/// The host view of a tensor passed through [`normalize`].
+fn view(t: &FlexTensor, rows: usize, width: usize) -> Host<'_> {
+    match feature_major_stride(t, rows, width) {
+        Some(stride) => Host::FeatureMajor {
+            data: t.storage::<f32>(),
+            stride,
+        },
+        None => Host::RowMajor(values(t)),
+    }
+}
+
+/// A `[rows, width]` tensor of a product's result.
+fn tensor(r: product::Result, rows: usize, width: usize) -> FlexTensor {
+    match r.stride {
+        None => FlexTensor::from_data(TensorData::new(r.values, [rows, width])),
+        Some(stride) => {
+            let layout = Layout::new(Shape::new([rows, width]), vec![1, stride as isize], 0);
+            FlexTensor::from_data(TensorData::new(r.values, [width * stride])).with_layout(layout)
+        }
+    }
+}
+
+/// The forward on the host: returns `y [rows, d_out]` and the normalized input.
+fn layer_forward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<&FlexTensor>,
+    layout: &CsrLayout,
+    fuse: Fuse,
+) -> (FlexTensor, FlexTensor) {
+    let rows = x.layout().shape()[0];
+    let x = normalize(x, rows, layout.d_in);
+    let weight = host(weight);
+    let bias = bias.map(|b| host(b.clone()));
+    let w_out = layout.by_out.gather(values(&weight));
+    let epilogue = Epilogue {
+        bias: bias.as_ref().map(values),
+        relu: fuse.relu,
+    };
+    let x_host = view(&x, rows, layout.d_in);
+    let y = product::forward(
+        &layout.by_out,
+        &w_out,
+        x_host,
+        rows,
+        layout.d_in,
+        epilogue,
+        fuse.feature_major,
+    );
+    (tensor(y, rows, layout.d_out), x)
 }
 
 /// What the backward needs from the forward.
 #[derive(Debug)]
 struct Saved {
     layout: Arc<CsrLayout>,
-    /// The input `[rows, d_in]`, contiguous (shares the forward's storage).
+    /// The input `[rows, d_in]`, normalized (shares the forward's storage).
     x: FlexTensor,
+    /// The output, when the forward applied ReLU (its positive entries pass the gradient).
+    relu_output: Option<FlexTensor>,
     /// The weights of the active connections, grouped by input.
     w_in: Vec<f32>,
 }
 
-/// `y = x · (W ⊙ M)` on the host: returns `y [rows, d_out]` and the contiguous input.
-fn product(x: FlexTensor, weight: FlexTensor, layout: &CsrLayout) -> (FlexTensor, FlexTensor) {
-    let (x, weight) = (host(x), host(weight));
-    let rows = values(&x).len() / layout.d_in;
-    let w_out = layout.by_out.gather(values(&weight));
-    let y = spmm(&layout.by_out, &w_out, values(&x), layout.d_in);
-    (tensor(y, [rows, layout.d_out]), x)
-}
-
-/// The sparse product as a node of burn's autodiff graph with parents `x` and `W`.
-fn tracked_product<C: CheckpointStrategy>(
-    x: FloatTensor<Autodiff<Flex, C>>,
-    weight: FloatTensor<Autodiff<Flex, C>>,
+/// The sparse layer as a node of burn's autodiff graph with parents `x`, `W` and, when present, `b`.
+fn tracked(
+    x: FloatTensor<Autodiff<Flex>>,
+    weight: FloatTensor<Autodiff<Flex>>,
+    bias: Option<FloatTensor<Autodiff<Flex>>>,
     layout: Arc<CsrLayout>,
-) -> FloatTensor<Autodiff<Flex, C>> {
-    let (y, x_host) = product(x.primitive.clone(), weight.primitive.clone(), &layout);
-    match SparseMatmul
-        .prepare::<C>([x.node.clone(), weight.node.clone()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            let w_in = layout.by_in.gather(values(&host(weight.primitive)));
-            let saved = Saved {
-                layout,
-                x: x_host,
-                w_in,
-            };
-            prep.finish(Arc::new(saved), y)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(y),
+    fuse: Fuse,
+) -> FloatTensor<Autodiff<Flex>> {
+    let (y, x_host) = layer_forward(
+        x.primitive.clone(),
+        weight.primitive.clone(),
+        bias.as_ref().map(|b| &b.primitive),
+        &layout,
+        fuse,
+    );
+    let w_host = weight.primitive;
+    let saved = || Saved {
+        w_in: layout.by_in.gather(values(&host(w_host))),
+        relu_output: fuse.relu.then(|| y.clone()),
+        x: x_host,
+        layout: layout.clone(),
+    };
+    // Two arities (with and without a bias parent); burn's node type cannot be named outside its crate.
+    macro_rules! record {
+        ($nodes:expr) => {
+            match SparseLinear
+                .prepare::<NoCheckpointing>($nodes)
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(Arc::new(saved()), y),
+                OpsKind::UnTracked(prep) => prep.finish(y),
+            }
+        };
+    }
+    match bias {
+        Some(b) => record!([x.node, weight.node, b.node]),
+        None => record!([x.node, weight.node]),
     }
 }
 
-/// The backward of `y = x · (W ⊙ M)`: `dx = dy · (W ⊙ M)ᵀ` and `dW = xᵀ · dy` at the active connections
-/// (zero elsewhere, the dense shape the optimizer steps), each costing `nnz · rows` products.
+/// The backward of `y = act(x · (W ⊙ M) + b)`: `dx` (in the input's layout), `dW` at the active
+/// connections (zero elsewhere, the dense shape the optimizer steps) and `db`, each costing `nnz · rows`
+/// products or less.
 #[derive(Debug)]
-struct SparseMatmul;
+struct SparseLinear;
 
-impl Backward<Flex, 2> for SparseMatmul {
+impl<const N: usize> Backward<Flex, N> for SparseLinear {
     type State = Arc<Saved>;
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let s = ops.state;
         let l = &s.layout;
-        let dy = host(grads.consume::<Flex>(&ops.node));
-        let rows = values(&dy).len() / l.d_out;
-        let [x_node, w_node] = ops.parents;
-        let want = [x_node.is_some(), w_node.is_some()];
-        let g = backward(
+        let rows = s.x.layout().shape()[0];
+        let dy = normalize(grads.consume::<Flex>(&ops.node), rows, l.d_out);
+        let node = |i: usize| ops.parents.get(i).and_then(|p| p.as_ref()).map(|n| n.id);
+        let (x_id, w_id, b_id): (Option<NodeId>, _, _) = (node(0), node(1), node(2));
+        let x_fm = feature_major_stride(&s.x, rows, l.d_in).is_some();
+        let wanted = Wanted {
+            dx: x_id.map(|_| x_fm),
+            dw: w_id.is_some(),
+            db: b_id.is_some(),
+        };
+        let relu_output = s.relu_output.as_ref().map(|y| view(y, rows, l.d_out));
+        let x = view(&s.x, rows, l.d_in);
+        let dy_host = view(&dy, rows, l.d_out);
+        let g = product::backward(
             &l.by_in,
             &s.w_in,
-            values(&s.x),
-            values(&dy),
+            x,
+            relu_output,
+            dy_host,
+            rows,
             [l.d_in, l.d_out],
-            want,
+            wanted,
         );
-        if let (Some(node), Some(dx)) = (x_node, g.dx) {
-            grads.register::<Flex>(node.id, tensor(dx, [rows, l.d_in]));
+        if let (Some(id), Some(dx)) = (x_id, g.dx) {
+            grads.register::<Flex>(id, tensor(dx, rows, l.d_in));
         }
-        if let (Some(node), Some(dw)) = (w_node, g.dw) {
-            grads.register::<Flex>(node.id, tensor(dw, [l.d_in, l.d_out]));
+        if let (Some(id), Some(dw)) = (w_id, g.dw) {
+            grads.register::<Flex>(id, FlexTensor::from_data(TensorData::new(dw, [l.d_in, l.d_out])));
+        }
+        if let (Some(id), Some(db)) = (b_id, g.db) {
+            grads.register::<Flex>(id, FlexTensor::from_data(TensorData::new(db, [l.d_out])));
         }
     }
 }

@@ -1,7 +1,7 @@
-//! Host kernels on row-major buffers, tiled over the batch: each tile of [`TILE`] rows is transposed into a
-//! small feature-major buffer that stays in L1, so every active connection costs a few vector FMAs on
-//! contiguous lanes and the partial sums of one output stay in registers. (A whole-matrix transpose before
-//! and after each product, the first version, cost as much as the products themselves.)
+//! The innermost loops of the sparse products, on batch tiles: [`TILE`] rows of a feature-major activation,
+//! so every active connection costs a few vector FMAs on contiguous lanes and the partial sums of one
+//! output stay in registers. A tile is either a view into a feature-major activation or a row-major one
+//! transposed into a small buffer that stays in L1 ([`load_tile`]); [`super::product`] drives them.
 //!
 //! The release build targets baseline x86-64 (SSE2, no FMA), where the compiler splits the 32 lanes into
 //! odd pieces, so the two innermost loops also exist as AVX2 + FMA intrinsics, chosen once per call when
@@ -13,20 +13,71 @@ use super::layout::Compressed;
 
 /// Batch rows per tile: a 256-feature tile is 32 KiB (L1), and the 32 partial sums of one output are four
 /// AVX registers, enough independent FMA chains to hide their latency.
-const TILE: usize = 32;
+pub(crate) const TILE: usize = 32;
 
 /// The lanes of one feature in a tile.
-type Lanes = [f32; TILE];
+pub(crate) type Lanes = [f32; TILE];
 
-/// `out = Σ_k values[k] · tile[idx[k]]`: one output's partial sums over a tile.
-type RowSum = fn(values: &[f32], idx: &[u32], tile: &[f32], out: &mut Lanes);
+/// [`TILE`] batch rows of an activation, feature-major: feature `c`'s lanes start at `c · stride`.
+#[derive(Clone, Copy)]
+pub(crate) struct Tile<'a> {
+    pub data: &'a [f32],
+    pub stride: usize,
+}
 
-/// `dw[pos[k]] += ⟨xi, tile[idx[k]]⟩` for the entries of one input.
-type RowDots = fn(xi: &Lanes, idx: &[u32], pos: &[u32], tile: &[f32], dw: &mut [f32]);
+impl<'a> Tile<'a> {
+    /// A buffer of whole tiles (`stride = TILE`).
+    pub fn packed(data: &'a [f32]) -> Self {
+        Self { data, stride: TILE }
+    }
 
-/// [`RowSum`] and [`RowDots`] over the same entries in one pass, each lane group of `tile` loaded once.
-type RowSumDots =
-    fn(values: &[f32], idx: &[u32], pos: &[u32], xi: &Lanes, tile: &[f32], out: &mut Lanes, dw: &mut [f32]);
+    /// The lanes of feature `c` (panics when `c` is outside the tile, which also guards the intrinsics).
+    #[inline(always)]
+    pub fn lanes(&self, c: usize) -> &'a Lanes {
+        self.data[c * self.stride..c * self.stride + TILE]
+            .try_into()
+            .expect("a tile holds TILE lanes per feature")
+    }
+}
+
+/// [`TILE`] output lanes per feature, written only (so fresh memory can take them): feature `c`'s lanes
+/// start at `c · stride`.
+pub(crate) struct TileMut<'a> {
+    pub data: &'a mut [MaybeUninit<f32>],
+    pub stride: usize,
+}
+
+impl TileMut<'_> {
+    /// The lanes of feature `c` (panics when `c` is outside the tile, which also guards the intrinsics).
+    #[inline(always)]
+    fn lanes(&mut self, c: usize) -> &mut [MaybeUninit<f32>; TILE] {
+        (&mut self.data[c * self.stride..c * self.stride + TILE])
+            .try_into()
+            .expect("a tile holds TILE lanes per feature")
+    }
+}
+
+/// What follows a product: a bias per output feature and a ReLU.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Epilogue<'a> {
+    pub bias: Option<&'a [f32]>,
+    pub relu: bool,
+}
+
+/// `out[o] = act(bias[o] + Σ_k values[k] · tile[idx[k]])` over the entries `k` of every row `o` of the
+/// layout.
+type Sums = fn(rows: &Compressed, values: &[f32], tile: Tile, epilogue: Epilogue, out: TileMut);
+
+/// For every input `i` (row of `by_in`): `dw[pos[k]] += ⟨x[i], dz[idx[k]]⟩` and, when `dx` is given,
+/// `dx[i] = Σ_k values[k] · dz[idx[k]]`, each lane group of `dz` loaded once for both.
+type SumsDots =
+    fn(by_in: &Compressed, values: &[f32], x: Tile, dz: Tile, dx: Option<TileMut>, dw: &mut [f32]);
+
+/// `out[o] = dy[o]` where `y[o] > 0`, else 0, for `o < width`: the gradient through a ReLU with output `y`.
+type ReluGrad = fn(dy: Tile, y: Tile, width: usize, out: TileMut);
+
+/// `sums[o] += Σ lanes of tile[o]` for every `o < sums.len()`.
+type LaneSums = fn(tile: Tile, sums: &mut [f32]);
 
 /// `dst[c · dst_stride + r] = src[r · src_stride + c]` for `r < rows`, `c < cols`; writes only, so `dst`
 /// may be fresh memory.
@@ -39,144 +90,41 @@ type Transpose = fn(
     cols: usize,
 );
 
-/// The innermost loops for this CPU.
-struct Kernels {
-    row_sum: RowSum,
-    row_dots: RowDots,
-    row_sum_dots: RowSumDots,
-    transpose: Transpose,
-}
-
-/// `y[b, r] = Σ_k values[k] · x[b, idx[k]]` over the entries `k` of row `r` of `layout`: `x` is row-major
-/// `[rows, width]`, `y` row-major `[rows, layout rows]`.
-pub(crate) fn spmm(layout: &Compressed, values: &[f32], x: &[f32], width: usize) -> Vec<f32> {
-    let k = kernels();
-    let outputs = layout.ptr.len() - 1;
-    let rows = x.len() / width;
-    let mut y = Output::new(rows * outputs);
-    let mut tile = vec![0.0; width * TILE];
-    let mut out_tile = vec![0.0; outputs * TILE];
-    for b0 in (0..rows).step_by(TILE) {
-        let filled = load_tile(&k, x, width, b0, &mut tile);
-        for (out, range) in out_tile.chunks_exact_mut(TILE).zip(layout.rows()) {
-            let out: &mut Lanes = out.try_into().expect("TILE lanes");
-            (k.row_sum)(&values[range.clone()], &layout.idx[range], &tile, out);
-        }
-        y.store_tile(&k, &out_tile, b0, outputs, filled);
-    }
-    y.finish()
-}
-
-/// The gradients [`backward`] computes.
-#[derive(Debug, Default)]
-pub(crate) struct Grads {
-    /// `dx = dy · (W ⊙ M)ᵀ`, row-major `[rows, d_in]`.
-    pub dx: Option<Vec<f32>>,
-    /// The dense-shaped weight gradient, `xᵀ · dy` at the active connections and zero elsewhere.
-    pub dw: Option<Vec<f32>>,
-}
-
-/// The backward of `y = x · (W ⊙ M)` in one pass over the batch tiles: `dx` when `want_dx`, and `dW`
-/// (`dW[i, o] = Σ_b x[b, i] · dy[b, o]` at the active connections, grouped by input in `by_in` with weights
-/// `w_in`) when `want_dw`. Each tile of `dy` is transposed once and each lane group read once for both
-/// gradients; only `nnz` products per row are computed. `x` is row-major `[rows, d_in]`, `dy` row-major
-/// `[rows, d_out]`.
-pub(crate) fn backward(
-    by_in: &Compressed,
-    w_in: &[f32],
-    x: &[f32],
-    dy: &[f32],
-    [d_in, d_out]: [usize; 2],
-    [want_dx, want_dw]: [bool; 2],
-) -> Grads {
-    let k = kernels();
-    let rows = dy.len() / d_out;
-    let mut dx = want_dx.then(|| Output::new(rows * d_in));
-    let mut dw = want_dw.then(|| vec![0.0; d_in * d_out]);
-    let (mut xt, mut dyt, mut out_tile) = (
-        vec![0.0; d_in * TILE],
-        vec![0.0; d_out * TILE],
-        vec![0.0; d_in * TILE],
-    );
-    for b0 in (0..rows).step_by(TILE) {
-        let filled = load_tile(&k, dy, d_out, b0, &mut dyt);
-        if want_dw {
-            load_tile(&k, x, d_in, b0, &mut xt);
-        }
-        for ((i, range), out) in by_in.rows().enumerate().zip(out_tile.chunks_exact_mut(TILE)) {
-            let out: &mut Lanes = out.try_into().expect("TILE lanes");
-            let (idx, pos) = (&by_in.idx[range.clone()], &by_in.pos[range.clone()]);
-            match dw.as_mut() {
-                Some(dw) if want_dx => (k.row_sum_dots)(&w_in[range], idx, pos, lanes(&xt, i), &dyt, out, dw),
-                Some(dw) => (k.row_dots)(lanes(&xt, i), idx, pos, &dyt, dw),
-                None => (k.row_sum)(&w_in[range], idx, &dyt, out),
-            }
-        }
-        if let Some(dx) = dx.as_mut() {
-            dx.store_tile(&k, &out_tile, b0, d_in, filled);
-        }
-    }
-    Grads {
-        dx: dx.map(Output::finish),
-        dw,
-    }
-}
-
-/// A row-major `[rows, width]` result filled tile by tile, without zeroing it first: every element is
-/// written exactly once by [`Output::store_tile`], so [`Output::finish`] can hand the buffer over.
-struct Output {
-    buf: Vec<f32>,
-    written: usize,
-}
-
-impl Output {
-    fn new(len: usize) -> Self {
-        Self {
-            buf: Vec::with_capacity(len),
-            written: 0,
-        }
-    }
-
-    /// Rows `b0..b0 + filled` from the feature-major `out_tile` (`width` features of [`TILE`] lanes).
-    fn store_tile(&mut self, k: &Kernels, out_tile: &[f32], b0: usize, width: usize, filled: usize) {
-        assert_eq!(self.written, b0 * width, "tiles are stored in order");
-        let dst = &mut self.buf.spare_capacity_mut()[b0 * width..(b0 + filled) * width];
-        (k.transpose)(out_tile, TILE, dst, width, width, filled);
-        self.written = (b0 + filled) * width;
-    }
-
-    fn finish(mut self) -> Vec<f32> {
-        assert_eq!(self.written, self.buf.capacity(), "every row stored");
-        // SAFETY: `store_tile` wrote rows 0..b0 + filled in order (asserted), and the transpose writes every
-        // element of the rows it is given; so all `capacity` elements are initialised.
-        unsafe { self.buf.set_len(self.written) };
-        self.buf
-    }
+/// The loops over one batch tile for this CPU: each walks a whole layer, so a call costs one dispatch per
+/// tile, not one per feature.
+pub(crate) struct Kernels {
+    pub sums: Sums,
+    pub sums_dots: SumsDots,
+    pub relu_grad: ReluGrad,
+    pub lane_sums: LaneSums,
+    pub transpose: Transpose,
 }
 
 /// The innermost loops for this CPU.
-fn kernels() -> Kernels {
+pub(crate) fn kernels() -> Kernels {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY (all three): the CPU has the features the functions are compiled for.
         return Kernels {
-            row_sum: |v, i, t, o| unsafe { avx2::row_sum(v, i, t, o) },
-            row_dots: |x, i, p, t, d| unsafe { avx2::row_dots(x, i, p, t, d) },
-            row_sum_dots: |v, i, p, x, t, o, d| unsafe { avx2::row_sum_dots(v, i, p, x, t, o, d) },
+            sums: |l, v, t, e, o| unsafe { avx2::sums(l, v, t, e, o) },
+            sums_dots: |l, v, x, z, dx, dw| unsafe { avx2::sums_dots(l, v, x, z, dx, dw) },
+            relu_grad: |d, y, w, o| unsafe { avx2::relu_grad(d, y, w, o) },
+            lane_sums: |t, s| unsafe { avx2::lane_sums(t, s) },
             transpose: |s, ss, d, ds, r, c| unsafe { avx2::transpose(s, ss, d, ds, r, c) },
         };
     }
     Kernels {
-        row_sum: portable::row_sum,
-        row_dots: portable::row_dots,
-        row_sum_dots: portable::row_sum_dots,
+        sums: portable::sums,
+        sums_dots: portable::sums_dots,
+        relu_grad: portable::relu_grad,
+        lane_sums: portable::lane_sums,
         transpose: portable::transpose,
     }
 }
 
 /// Rows `b0..b0 + TILE` of the row-major `[rows, width]` buffer `x`, feature-major into `tile`
 /// (`tile[c · TILE + j] = x[b0 + j, c]`), rows past the end as zeros; returns the rows filled.
-fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &mut [f32]) -> usize {
+pub(crate) fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &mut [f32]) -> usize {
     let rows = (x.len() / width - b0).min(TILE);
     (k.transpose)(&x[b0 * width..], width, as_uninit(tile), TILE, rows, width);
     if rows < TILE {
@@ -188,24 +136,16 @@ fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &mut [f32]) 
 }
 
 /// `s` as a write-only destination for [`Transpose`].
-fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+pub(crate) fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     // SAFETY: same layout; the transposes only ever write initialised `f32`s through it, so `s` stays
     // initialised.
     unsafe { &mut *(s as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
-/// The lanes of feature `c` in a tile (panics when `c` is outside it, which also guards the intrinsics).
-#[inline(always)]
-fn lanes(tile: &[f32], c: usize) -> &Lanes {
-    tile[c * TILE..(c + 1) * TILE]
-        .try_into()
-        .expect("a tile holds TILE lanes per feature")
-}
-
 mod portable {
     use std::mem::MaybeUninit;
 
-    use super::{lanes, Lanes, TILE};
+    use super::{Compressed, Epilogue, Tile, TileMut, TILE};
 
     pub(super) fn transpose(
         src: &[f32],
@@ -222,38 +162,62 @@ mod portable {
         }
     }
 
-    pub(super) fn row_sum(values: &[f32], idx: &[u32], tile: &[f32], out: &mut Lanes) {
-        *out = [0.0; TILE];
-        for (&w, &c) in values.iter().zip(idx) {
-            for (o, &v) in out.iter_mut().zip(lanes(tile, c as usize)) {
-                *o += w * v;
-            }
-        }
-    }
-
-    pub(super) fn row_dots(xi: &Lanes, idx: &[u32], pos: &[u32], tile: &[f32], dw: &mut [f32]) {
-        for (&o, &p) in idx.iter().zip(pos) {
-            let mut acc = [0.0f32; 8];
-            for (a, b) in xi.chunks_exact(8).zip(lanes(tile, o as usize).chunks_exact(8)) {
-                for j in 0..8 {
-                    acc[j] += a[j] * b[j];
+    pub(super) fn sums(rows: &Compressed, values: &[f32], tile: Tile, epilogue: Epilogue, mut out: TileMut) {
+        for (o, range) in rows.rows().enumerate() {
+            let mut acc = [epilogue.bias.map_or(0.0, |b| b[o]); TILE];
+            for (&w, &c) in values[range.clone()].iter().zip(&rows.idx[range]) {
+                for (a, &v) in acc.iter_mut().zip(tile.lanes(c as usize)) {
+                    *a += w * v;
                 }
             }
-            dw[p as usize] += acc.iter().sum::<f32>();
+            for (dst, a) in out.lanes(o).iter_mut().zip(acc) {
+                dst.write(if epilogue.relu { a.max(0.0) } else { a });
+            }
         }
     }
 
-    pub(super) fn row_sum_dots(
+    pub(super) fn sums_dots(
+        by_in: &Compressed,
         values: &[f32],
-        idx: &[u32],
-        pos: &[u32],
-        xi: &Lanes,
-        tile: &[f32],
-        out: &mut Lanes,
+        x: Tile,
+        dz: Tile,
+        mut dx: Option<TileMut>,
         dw: &mut [f32],
     ) {
-        row_sum(values, idx, tile, out);
-        row_dots(xi, idx, pos, tile, dw);
+        for (i, range) in by_in.rows().enumerate() {
+            let mut acc = [0.0f32; TILE];
+            for ((&w, &o), &p) in values[range.clone()]
+                .iter()
+                .zip(&by_in.idx[range.clone()])
+                .zip(&by_in.pos[range])
+            {
+                let mut dot = [0.0f32; 8];
+                for (q, (a, &v)) in acc.iter_mut().zip(dz.lanes(o as usize)).enumerate() {
+                    *a += w * v;
+                    dot[q % 8] += x.lanes(i)[q] * v;
+                }
+                dw[p as usize] += dot.iter().sum::<f32>();
+            }
+            if let Some(dx) = dx.as_mut() {
+                for (dst, a) in dx.lanes(i).iter_mut().zip(acc) {
+                    dst.write(a);
+                }
+            }
+        }
+    }
+
+    pub(super) fn relu_grad(dy: Tile, y: Tile, width: usize, mut out: TileMut) {
+        for o in 0..width {
+            for ((dst, &g), &v) in out.lanes(o).iter_mut().zip(dy.lanes(o)).zip(y.lanes(o)) {
+                dst.write(if v > 0.0 { g } else { 0.0 });
+            }
+        }
+    }
+
+    pub(super) fn lane_sums(tile: Tile, sums: &mut [f32]) {
+        for (o, s) in sums.iter_mut().enumerate() {
+            *s += tile.lanes(o).iter().sum::<f32>();
+        }
     }
 }
 
@@ -262,68 +226,90 @@ mod avx2 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    use super::{lanes, Lanes};
+    use super::{Compressed, Epilogue, Lanes, Tile, TileMut, TILE};
 
-    /// Four 8-lane accumulators = the 32 lanes of a tile.
+    /// The 32 lanes of a tile as four 8-lane vectors.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn row_sum(values: &[f32], idx: &[u32], tile: &[f32], out: &mut Lanes) {
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for (&w, &c) in values.iter().zip(idx) {
-            let (w, p) = (_mm256_set1_ps(w), lanes(tile, c as usize).as_ptr());
-            for (q, a) in acc.iter_mut().enumerate() {
-                // SAFETY: `lanes` checked that `p` starts 32 readable f32s; q · 8 + 8 ≤ 32.
-                *a = _mm256_fmadd_ps(w, unsafe { _mm256_loadu_ps(p.add(q * 8)) }, *a);
-            }
-        }
-        for (q, a) in acc.into_iter().enumerate() {
-            // SAFETY: `out` has 32 f32s; q · 8 + 8 ≤ 32.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(q * 8), a) };
+    fn load(lanes: &Lanes) -> [__m256; 4] {
+        // SAFETY: `lanes` holds 32 f32s; q · 8 + 8 ≤ 32.
+        std::array::from_fn(|q| unsafe { _mm256_loadu_ps(lanes.as_ptr().add(q * 8)) })
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn store(v: [__m256; 4], out: &mut [MaybeUninit<f32>; TILE]) {
+        for (q, v) in v.into_iter().enumerate() {
+            // SAFETY: `out` holds 32 f32s; q · 8 + 8 ≤ 32. Writing through the pointer initialises them.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(q * 8).cast(), v) };
         }
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn row_dots(xi: &Lanes, idx: &[u32], pos: &[u32], tile: &[f32], dw: &mut [f32]) {
-        // SAFETY: `xi` has 32 f32s.
-        let x: [__m256; 4] = std::array::from_fn(|q| unsafe { _mm256_loadu_ps(xi.as_ptr().add(q * 8)) });
-        for (&o, &p) in idx.iter().zip(pos) {
-            let t = lanes(tile, o as usize).as_ptr();
-            let mut acc = _mm256_setzero_ps();
-            for (q, &xq) in x.iter().enumerate() {
-                // SAFETY: `lanes` checked that `t` starts 32 readable f32s; q · 8 + 8 ≤ 32.
-                acc = _mm256_fmadd_ps(xq, unsafe { _mm256_loadu_ps(t.add(q * 8)) }, acc);
+    pub(super) fn sums(rows: &Compressed, values: &[f32], tile: Tile, epilogue: Epilogue, mut out: TileMut) {
+        for (o, range) in rows.rows().enumerate() {
+            let mut acc = [_mm256_set1_ps(epilogue.bias.map_or(0.0, |b| b[o])); 4];
+            for (&w, &c) in values[range.clone()].iter().zip(&rows.idx[range]) {
+                let (w, t) = (_mm256_set1_ps(w), load(tile.lanes(c as usize)));
+                for (a, t) in acc.iter_mut().zip(t) {
+                    *a = _mm256_fmadd_ps(w, t, *a);
+                }
             }
-            dw[p as usize] += horizontal_sum(acc);
+            if epilogue.relu {
+                acc = acc.map(|a| _mm256_max_ps(a, _mm256_setzero_ps()));
+            }
+            store(acc, out.lanes(o));
         }
     }
 
-    /// The two loops above fused: each lane group of `tile` feeds the output's FMA chain and the dot.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn row_sum_dots(
+    pub(super) fn sums_dots(
+        by_in: &Compressed,
         values: &[f32],
-        idx: &[u32],
-        pos: &[u32],
-        xi: &Lanes,
-        tile: &[f32],
-        out: &mut Lanes,
+        x: Tile,
+        dz: Tile,
+        mut dx: Option<TileMut>,
         dw: &mut [f32],
     ) {
-        // SAFETY: `xi` has 32 f32s.
-        let x: [__m256; 4] = std::array::from_fn(|q| unsafe { _mm256_loadu_ps(xi.as_ptr().add(q * 8)) });
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for ((&w, &o), &p) in values.iter().zip(idx).zip(pos) {
-            let (w, t) = (_mm256_set1_ps(w), lanes(tile, o as usize).as_ptr());
-            let mut dot = _mm256_setzero_ps();
-            for (q, a) in acc.iter_mut().enumerate() {
-                // SAFETY: `lanes` checked that `t` starts 32 readable f32s; q · 8 + 8 ≤ 32.
-                let v = unsafe { _mm256_loadu_ps(t.add(q * 8)) };
-                *a = _mm256_fmadd_ps(w, v, *a);
-                dot = _mm256_fmadd_ps(x[q], v, dot);
+        for (i, range) in by_in.rows().enumerate() {
+            let xi = load(x.lanes(i));
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let entries = values[range.clone()]
+                .iter()
+                .zip(&by_in.idx[range.clone()])
+                .zip(&by_in.pos[range]);
+            for ((&w, &o), &p) in entries {
+                let (w, t) = (_mm256_set1_ps(w), load(dz.lanes(o as usize)));
+                let mut dot = _mm256_setzero_ps();
+                for q in 0..4 {
+                    acc[q] = _mm256_fmadd_ps(w, t[q], acc[q]);
+                    dot = _mm256_fmadd_ps(xi[q], t[q], dot);
+                }
+                dw[p as usize] += horizontal_sum(dot);
             }
-            dw[p as usize] += horizontal_sum(dot);
+            if let Some(dx) = dx.as_mut() {
+                store(acc, dx.lanes(i));
+            }
         }
-        for (q, a) in acc.into_iter().enumerate() {
-            // SAFETY: `out` has 32 f32s; q · 8 + 8 ≤ 32.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(q * 8), a) };
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn relu_grad(dy: Tile, y: Tile, width: usize, mut out: TileMut) {
+        for o in 0..width {
+            let (g, v) = (load(dy.lanes(o)), load(y.lanes(o)));
+            let masked = std::array::from_fn(|q| {
+                _mm256_and_ps(g[q], _mm256_cmp_ps::<_CMP_GT_OQ>(v[q], _mm256_setzero_ps()))
+            });
+            store(masked, out.lanes(o));
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn lane_sums(tile: Tile, sums: &mut [f32]) {
+        for (o, s) in sums.iter_mut().enumerate() {
+            let v = load(tile.lanes(o));
+            *s += horizontal_sum(_mm256_add_ps(
+                _mm256_add_ps(v[0], v[1]),
+                _mm256_add_ps(v[2], v[3]),
+            ));
         }
     }
 
@@ -409,59 +395,8 @@ mod tests {
     use super::*;
     use crate::execution::CsrLayout;
 
-    #[test]
-    fn spmm_and_backward_on_a_small_layer() {
-        // [d_in = 2, d_out = 2], active (0,0), (1,0), (1,1); one batch row.
-        let l = CsrLayout::from_mask(2, 2, &[1., 0., 1., 1.]);
-        let w = [2., 99., 3., 4.];
-        let y = spmm(&l.by_out, &l.by_out.gather(&w), &[1., 10.], 2);
-        assert_eq!(y, vec![2. + 30., 40.]);
-        let g = backward(
-            &l.by_in,
-            &l.by_in.gather(&w),
-            &[1., 10.],
-            &[5., 7.],
-            [2, 2],
-            [true, true],
-        );
-        assert_eq!(g.dw, Some(vec![5., 0., 50., 70.]));
-        // dx = dy · (W ⊙ M)ᵀ: dx[0] = 5·2, dx[1] = 5·3 + 7·4.
-        assert_eq!(g.dx, Some(vec![10., 43.]));
-    }
-
-    #[test]
-    fn products_span_several_tiles_and_a_partial_one() {
-        // 70 rows = two full tiles and 6 rows: y[b, 0] = 2·x[b, 1], y[b, 1] = x[b, 0] + x[b, 2].
-        let l = CsrLayout::from_mask(3, 2, &[0., 1., 1., 0., 0., 1.]);
-        let w = [0., 1., 2., 0., 0., 1.];
-        let rows = 70;
-        let x: Vec<f32> = (0..rows * 3).map(|v| v as f32).collect();
-        let y = spmm(&l.by_out, &l.by_out.gather(&w), &x, 3);
-        for b in 0..rows {
-            assert_eq!(y[b * 2], 2. * x[b * 3 + 1]);
-            assert_eq!(y[b * 2 + 1], x[b * 3] + x[b * 3 + 2]);
-        }
-        let dy: Vec<f32> = (0..rows * 2).map(|v| (v % 7) as f32).collect();
-        let w_in = l.by_in.gather(&w);
-        let both = backward(&l.by_in, &w_in, &x, &dy, [3, 2], [true, true]);
-        let expect = |i: usize, o: usize| (0..rows).map(|b| x[b * 3 + i] * dy[b * 2 + o]).sum::<f32>();
-        let dw = vec![0., expect(0, 1), expect(1, 0), 0., 0., expect(2, 1)];
-        assert_eq!(both.dw.as_ref(), Some(&dw));
-        let dx = both.dx.as_ref().expect("dx asked for");
-        for b in 0..rows {
-            assert_eq!(
-                &dx[b * 3..b * 3 + 3],
-                &[dy[b * 2 + 1], 2. * dy[b * 2], dy[b * 2 + 1]]
-            );
-        }
-        // Asking for one gradient gives the same values as the fused pass, and not the other.
-        let dw_only = backward(&l.by_in, &w_in, &x, &dy, [3, 2], [false, true]);
-        assert_eq!((dw_only.dx, dw_only.dw.as_ref()), (None, Some(&dw)));
-        let dx_only = backward(&l.by_in, &w_in, &x, &dy, [3, 2], [true, false]);
-        assert_eq!((dx_only.dx.as_ref(), dx_only.dw), (both.dx.as_ref(), None));
-    }
-
-    /// The intrinsics and the portable loops agree (to rounding: FMA rounds once) on random tiles.
+    /// The intrinsics and the portable loops agree (to rounding: FMA rounds once) on random tiles of a
+    /// random layer, with bias and ReLU, in both layouts of the input (packed tile and strided view).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_avx2_loops_match_the_portable_ones() {
@@ -473,29 +408,97 @@ mod tests {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
         };
-        let tile: Vec<f32> = (0..5 * TILE).map(|_| next()).collect();
-        let (values, idx): (Vec<f32>, Vec<u32>) = [4u32, 2, 0].map(|c| (next(), c)).into_iter().unzip();
-        let (mut a, mut b) = ([0.0; TILE], [0.0; TILE]);
-        portable::row_sum(&values, &idx, &tile, &mut a);
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        unsafe { avx2::row_sum(&values, &idx, &tile, &mut b) };
-        for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() <= 1e-6, "{a:?} vs {b:?}");
-        }
-        let xi: Lanes = std::array::from_fn(|_| next());
-        let (mut da, mut db) = (vec![0.0; 3], vec![0.0; 3]);
-        portable::row_dots(&xi, &idx, &[2, 0, 1], &tile, &mut da);
-        // SAFETY: as above.
-        unsafe { avx2::row_dots(&xi, &idx, &[2, 0, 1], &tile, &mut db) };
-        for (x, y) in da.iter().zip(&db) {
-            assert!((x - y).abs() <= 1e-5, "{da:?} vs {db:?}");
-        }
-        let (mut fa, mut fb) = (vec![0.5; 3], vec![0.5; 3]);
-        // SAFETY: as above.
-        unsafe { avx2::row_sum_dots(&values, &idx, &[2, 0, 1], &xi, &tile, &mut b, &mut fb) };
-        portable::row_sum_dots(&values, &idx, &[2, 0, 1], &xi, &tile, &mut a, &mut fa);
-        for (x, y) in a.iter().zip(&b).chain(fa.iter().zip(&fb)) {
-            assert!((x - y).abs() <= 1e-5, "{a:?} {fa:?} vs {b:?} {fb:?}");
+        let (d_in, d_out) = (5, 4);
+        let mask: Vec<f32> = (0..d_in * d_out).map(|_| f32::from(next() > -0.2)).collect();
+        let l = CsrLayout::from_mask(d_in, d_out, &mask);
+        let w: Vec<f32> = (0..d_in * d_out).map(|_| next()).collect();
+        let (w_out, w_in) = (l.by_out.gather(&w), l.by_in.gather(&w));
+        let x: Vec<f32> = (0..d_in * 40).map(|_| next()).collect();
+        let dz: Vec<f32> = (0..d_out * TILE).map(|_| next()).collect();
+        let bias: Vec<f32> = (0..d_out).map(|_| next()).collect();
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 1e-5, "{what}: {a:?} vs {b:?}");
+            }
+        };
+        let ep = Epilogue {
+            bias: Some(&bias),
+            relu: true,
+        };
+        for tile in [Tile::packed(&x[..d_in * TILE]), Tile { data: &x, stride: 40 }] {
+            let (mut a, mut b) = (vec![0.0; d_out * TILE], vec![0.0; d_out * TILE]);
+            portable::sums(
+                &l.by_out,
+                &w_out,
+                tile,
+                ep,
+                TileMut {
+                    data: as_uninit(&mut a),
+                    stride: TILE,
+                },
+            );
+            // SAFETY: the CPU has AVX2 and FMA (checked above).
+            unsafe {
+                avx2::sums(
+                    &l.by_out,
+                    &w_out,
+                    tile,
+                    ep,
+                    TileMut {
+                        data: as_uninit(&mut b),
+                        stride: TILE,
+                    },
+                )
+            };
+            close(&a, &b, "sums");
+            assert!(
+                a.contains(&0.0) && a.iter().any(|&v| v > 0.0),
+                "ReLU exercised: {a:?}"
+            );
+
+            let (mut xa, mut xb) = (vec![0.0; d_in * TILE], vec![0.0; d_in * TILE]);
+            let (mut da, mut db) = (vec![0.5; d_in * d_out], vec![0.5; d_in * d_out]);
+            let dzt = Tile::packed(&dz);
+            fn out(v: &mut [f32]) -> Option<TileMut<'_>> {
+                Some(TileMut {
+                    data: as_uninit(v),
+                    stride: TILE,
+                })
+            }
+            portable::sums_dots(&l.by_in, &w_in, tile, dzt, out(&mut xa), &mut da);
+            // SAFETY: as above.
+            unsafe { avx2::sums_dots(&l.by_in, &w_in, tile, dzt, out(&mut xb), &mut db) };
+            close(&xa, &xb, "dx");
+            close(&da, &db, "dw");
+
+            let (mut ga, mut gb) = (vec![0.0; d_out * TILE], vec![0.0; d_out * TILE]);
+            portable::relu_grad(
+                dzt,
+                Tile::packed(&a),
+                d_out,
+                TileMut {
+                    data: as_uninit(&mut ga),
+                    stride: TILE,
+                },
+            );
+            // SAFETY: as above.
+            unsafe {
+                avx2::relu_grad(
+                    dzt,
+                    Tile::packed(&a),
+                    d_out,
+                    TileMut {
+                        data: as_uninit(&mut gb),
+                        stride: TILE,
+                    },
+                )
+            };
+            assert_eq!(ga, gb);
+            let (mut sa, mut sb) = (vec![1.0; d_out], vec![1.0; d_out]);
+            portable::lane_sums(dzt, &mut sa);
+            // SAFETY: as above.
+            unsafe { avx2::lane_sums(dzt, &mut sb) };
+            close(&sa, &sb, "lane sums");
         }
         // Transposes with full 8 × 8 blocks and ragged edges, inside larger strided buffers.
         for (rows, cols) in [(19, 21), (8, 8), (32, 3), (5, 40)] {

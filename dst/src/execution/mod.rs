@@ -13,9 +13,10 @@ mod cache;
 mod kernel;
 mod layout;
 mod mode;
+mod product;
 
 pub use cache::LayoutCache;
 pub use layout::{Compressed, CsrLayout};
 pub use mode::{Execution, AUTO_MAX_DENSITY, AUTO_MIN_ROWS};
 
-pub(crate) use autodiff::sparse_linear;
+pub(crate) use autodiff::{sparse_linear, Fuse};

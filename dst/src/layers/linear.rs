@@ -2,13 +2,14 @@
 
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param, ParamId};
+use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::linear;
 use burn::tensor::Tensor;
 
 use super::{masked, straight_through};
 use crate::error::DstError;
-use crate::execution::{sparse_linear, Execution, LayoutCache};
+use crate::execution::{sparse_linear, Execution, Fuse, LayoutCache};
 use crate::topology::{read_topology, write_topology, LayerShape, LayerTopology, ParamLayout, SparseLayer};
 
 /// Configuration of a [`MaskedLinear`] layer.
@@ -79,19 +80,30 @@ impl<B: Backend> MaskedLinear<B> {
     /// `x · (W ⊙ M) + b` for input `[..., d_in]`, with the sparse kernels when the layer's [`Execution`]
     /// (and the backend) selects them, else with the masked-dense product.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let sparse = sparse_linear(
-            &x,
-            self.weight.val(),
-            self.mask.val(),
-            self.execution,
-            &self.layout,
-        );
-        if let Some(y) = sparse {
-            return match &self.bias {
-                Some(b) => y + b.val().unsqueeze(),
-                None => y,
-            };
-        }
+        self.sparse(&x, Fuse::default())
+            .unwrap_or_else(|| self.masked_dense(x))
+    }
+
+    /// `relu(x · (W ⊙ M) + b)`, for a hidden layer of an MLP whose next layer is masked too. On the
+    /// sparse path the bias and ReLU are applied in the kernel and the output is handed on feature-major (a
+    /// transposed view that the next sparse layer reads in place; any burn op still accepts it).
+    pub fn forward_hidden(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let fuse = Fuse {
+            relu: true,
+            feature_major: true,
+        };
+        self.sparse(&x, fuse)
+            .unwrap_or_else(|| relu(self.masked_dense(x)))
+    }
+
+    /// The sparse path, when the layer's [`Execution`] (and the backend) selects it.
+    fn sparse<const D: usize>(&self, x: &Tensor<B, D>, fuse: Fuse) -> Option<Tensor<B, D>> {
+        let bias = self.bias.as_ref().map(Param::val);
+        let weights = [self.weight.val(), self.mask.val()];
+        sparse_linear(x, weights, bias, fuse, self.execution, &self.layout)
+    }
+
+    fn masked_dense<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let w = masked(self.weight.val(), self.mask.val());
         linear(x, w, self.bias.as_ref().map(Param::val))
     }
