@@ -10,7 +10,6 @@
 use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -32,15 +31,11 @@ struct Critic<B: Backend> {
 }
 
 impl<B: Backend> Critic<B> {
-    fn forward(&self, mut x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = relu(x);
-            }
-        }
-        x
+    /// As the agents' MLPs: hidden layers through `forward_hidden` (bias and ReLU fused, activations
+    /// feature-major between sparse layers), the last through `forward`.
+    fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let (last, hidden) = self.layers.split_last().expect("layers");
+        last.forward(hidden.iter().fold(x, |h, l| l.forward_hidden(h)))
     }
 }
 

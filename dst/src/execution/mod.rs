@@ -3,8 +3,10 @@
 //! instead of a dense product plus a mask product.
 //!
 //! The layout ([`CsrLayout`]) is built from the mask and cached per layer ([`LayoutCache`]); the kernels
-//! ([`kernel`]) work on feature-major host buffers; [`autodiff`] wires them into burn's autodiff as one
-//! custom operation with its own backward (burn-autodiff's `Backward` trait, as `float_matmul` is). The path
+//! ([`kernel`]) work on feature-major batch tiles, driven layer by layer by [`product`], which also fuses
+//! the bias and ReLU and keeps an MLP's hidden activations feature-major between sparse layers;
+//! [`autodiff`] wires them into burn's autodiff as one custom operation with its own backward
+//! (burn-autodiff's `Backward` trait, as `float_matmul` is). The path
 //! exists for the `flex` backend (the project's default CPU backend, whose tensors expose their host
 //! storage); every other backend keeps the masked-dense product ([`Execution`]).
 

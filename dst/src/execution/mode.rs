@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// Densities at or below which `auto` runs a layer sparse, from `benches/sparse_execution.rs` (one training
-/// step of the 4-256-256-1 critic at batch 256 on flex, 2 quiet cores, medians): masked-dense 0.90 to
-/// 0.97 ms at every density; the sparse kernels 1.48 ms at density 1.0, 0.96 at 0.5 (a tie), 0.55 at 0.2,
-/// 0.51 at 0.1, 0.36 at 0.05 and 0.31 at 0.02. Sparse time grows about linearly with density between 0.2
-/// and 0.5, which puts the crossover near 0.45; 0.4 keeps a margin.
-pub const AUTO_MAX_DENSITY: f64 = 0.4;
+/// step of the 4-256-256-1 critic at batch 256 on flex, 2 cores, criterion medians, stop 12): masked-dense
+/// 0.90 to 0.93 ms at every density; the sparse kernels 1.48 ms at density 1.0, 0.73 at 0.5, 0.42 at 0.2,
+/// 0.27 at 0.1, 0.19 at 0.05 and 0.17 at 0.02. Between 0.5 and 1.0 sparse time grows about linearly,
+/// which puts the crossover near 0.6; 0.5 keeps a margin (sparse is 1.2× faster there).
+pub const AUTO_MAX_DENSITY: f64 = 0.5;
 
 /// Rows (batch × positions) below which `auto` keeps the dense product: with a handful of rows the
 /// fixed cost of the host round trip (transposes, a new tensor) outweighs the saved products.
