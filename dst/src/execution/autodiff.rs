@@ -125,7 +125,8 @@ fn feature_major_stride(t: &FlexTensor, rows: usize, width: usize) -> Option<usi
     let (s, padded) = (s.max(0) as usize, rows.div_ceil(TILE) * TILE);
     let data = t.storage::<f32>();
     let fits = l.start_offset() == 0 && s > 1 && s >= padded && data.len() >= (width - 1) * s + padded;
-    let zero_padding = || (0..width).all(|c| data[c * s + rows..c * s + padded].iter().all(|&v| v == 0.0));
+    let zero_padding =
+        || padded == rows || (0..width).all(|c| data[c * s + rows..c * s + padded].iter().all(|&v| v == 0.0));
     (fits && zero_padding()).then_some(s)
 }
 
