@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
-use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use sparse_rl_agents::agent::Agent;
 use sparse_rl_agents::dqn::Dqn;
@@ -15,58 +14,49 @@ use sparse_rl_envs::{Env, MultiAgentEnv};
 
 use sparse_rl_dst::policy::SparsityPolicy;
 
-use crate::config::{modules_of, Algo, BackendName, Config};
+use crate::config::{modules_of, Algo, Config};
 
-/// Work generic over the autodiff backend, run by [`with_backend`] on the backend a config names.
-pub trait OnBackend {
-    type Output;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>
-    where
-        B::InnerBackend: 'static;
-}
-
-/// Runs `work` on the backend `name`, on its default device.
-pub fn with_backend<W: OnBackend>(name: BackendName, work: W) -> Result<W::Output> {
-    match name {
-        BackendName::Flex => work.run::<Autodiff<Flex>>(Default::default()),
-        BackendName::Ndarray => work.run::<Autodiff<NdArray>>(Default::default()),
-        #[cfg(feature = "cuda")]
-        BackendName::Cuda => work.run::<Autodiff<burn::backend::Cuda>>(Default::default()),
-        #[cfg(not(feature = "cuda"))]
-        BackendName::Cuda => {
-            bail!("run.backend = \"cuda\" needs the `cuda` cargo feature (rejected by validation)")
+/// Evaluates `$body` with the type `$B` bound to the autodiff backend that `$name` (a [`BackendName`])
+/// names and `$device` to that backend's default device: one match for every caller. A macro, because
+/// Rust has no closures generic over a type.
+macro_rules! on_backend {
+    ($name:expr, |$B:ident, $device:ident| $body:expr) => {
+        match $name {
+            $crate::config::BackendName::Flex => {
+                type $B = burn::backend::Autodiff<burn::backend::Flex>;
+                let $device = Default::default();
+                $body
+            }
+            $crate::config::BackendName::Ndarray => {
+                type $B = burn::backend::Autodiff<burn::backend::NdArray>;
+                let $device = Default::default();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            $crate::config::BackendName::Cuda => {
+                type $B = burn::backend::Autodiff<burn::backend::Cuda>;
+                let $device = Default::default();
+                $body
+            }
+            #[cfg(not(feature = "cuda"))]
+            $crate::config::BackendName::Cuda => Err(anyhow::anyhow!(
+                "run.backend = \"cuda\" needs the `cuda` cargo feature (rejected by validation)"
+            )),
         }
-    }
+    };
 }
+pub(crate) use on_backend;
 
 /// The agent the config asks for, on the backend it names.
 pub fn build_agent(config: &Config, env: &dyn Env) -> Result<Box<dyn Agent>> {
-    struct BuildAgent<'a>(&'a Config, &'a dyn Env);
-    impl OnBackend for BuildAgent<'_> {
-        type Output = Box<dyn Agent>;
-        fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Box<dyn Agent>>
-        where
-            B::InnerBackend: 'static,
-        {
-            build::<B>(self.0, self.1, device)
-        }
-    }
-    with_backend(config.run.backend, BuildAgent(config, env))
+    on_backend!(config.run.backend, |B, device| build::<B>(config, env, device))
 }
 
 /// The multi-agent learner (QMIX / MAST) the config asks for, on the backend it names.
 pub fn build_marl_agent(config: &Config, env: &dyn MultiAgentEnv) -> Result<Box<dyn MarlAgent>> {
-    struct BuildQmix<'a>(&'a Config, &'a dyn MultiAgentEnv);
-    impl OnBackend for BuildQmix<'_> {
-        type Output = Box<dyn MarlAgent>;
-        fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Box<dyn MarlAgent>>
-        where
-            B::InnerBackend: 'static,
-        {
-            build_qmix::<B>(self.0, self.1, device)
-        }
-    }
-    with_backend(config.run.backend, BuildQmix(config, env))
+    on_backend!(config.run.backend, |B, device| build_qmix::<B>(
+        config, env, device
+    ))
 }
 
 fn build_qmix<B: AutodiffBackend>(

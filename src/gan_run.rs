@@ -12,7 +12,7 @@ use sparse_rl_agents::gan::metrics::ModeCoverage;
 use sparse_rl_agents::gan::mixture::Mixture;
 use sparse_rl_agents::gan::trainer::Gan;
 
-use crate::backend::{with_backend, OnBackend};
+use crate::backend::on_backend;
 use crate::config::Config;
 use crate::log::progress::Progress;
 use crate::log::summary::{module_summaries, GanEvalSummary, Summary};
@@ -30,84 +30,82 @@ pub fn train(config: Config, out: &Path) -> Result<Summary<GanEvalSummary>> {
     }
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     fs::write(out.join("config.toml"), config.to_toml()?)?;
-    let summary = with_backend(config.run.backend, GanLoop { config: &config, out })?;
+    let summary = on_backend!(config.run.backend, |B, device| gan_loop::<B>(
+        &config, out, device
+    ))?;
     fs::write(out.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
     Ok(summary)
 }
 
-struct GanLoop<'a> {
-    config: &'a Config,
-    out: &'a Path,
-}
-
-impl OnBackend for GanLoop<'_> {
-    type Output = Summary<GanEvalSummary>;
-
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output> {
-        let (config, run) = (self.config, &self.config.run);
-        let gan_config = config.gan.clone().unwrap_or_default();
-        let data = Mixture::by_name(&run.env).map_err(anyhow::Error::msg)?;
-        let mut gan = Gan::<B>::new(
-            gan_config,
-            data,
-            |m| config.policy(m),
-            run.total_steps,
-            run.seed,
-            device,
-        )
-        .map_err(anyhow::Error::msg)?;
-        let mut scalars = Scalars::new(self.out);
-        let progress = Progress::new(run.total_steps, 0);
-        let started = Instant::now();
-        let mut eval = log_eval(&mut scalars, gan.evaluate(), 0);
-        for step in 1..=run.total_steps {
-            let losses = match gan.train_step(step) {
-                Ok(l) => l,
-                Err(e) => {
-                    progress.finish();
-                    scalars.flush();
-                    bail!("training stopped at {e}");
-                }
-            };
-            if step.is_multiple_of(LOG_INTERVAL) || step == run.total_steps {
-                scalars.scalar("losses/g_loss", losses.g_loss, step);
-                scalars.scalar("losses/d_loss", losses.d_loss, step);
-                for (tag, value) in gan.metrics() {
-                    scalars.scalar(tag, value, step);
-                }
-                for m in gan.modules() {
-                    scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, step);
-                    scalars.scalar(
-                        &format!("sparsity/{}/topology_change", m.name),
-                        m.topology_change,
-                        step,
-                    );
-                }
-                progress.update(step, step as f64 / started.elapsed().as_secs_f64(), None);
+/// The training loop on backend `B`.
+fn gan_loop<B: AutodiffBackend>(
+    config: &Config,
+    out: &Path,
+    device: B::Device,
+) -> Result<Summary<GanEvalSummary>> {
+    let run = &config.run;
+    let gan_config = config.gan.clone().unwrap_or_default();
+    let data = Mixture::by_name(&run.env).map_err(anyhow::Error::msg)?;
+    let mut gan = Gan::<B>::new(
+        gan_config,
+        data,
+        |m| config.policy(m),
+        run.total_steps,
+        run.seed,
+        device,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let mut scalars = Scalars::new(out);
+    let progress = Progress::new(run.total_steps, 0);
+    let started = Instant::now();
+    let mut eval = log_eval(&mut scalars, gan.evaluate(), 0);
+    for step in 1..=run.total_steps {
+        let losses = match gan.train_step(step) {
+            Ok(l) => l,
+            Err(e) => {
+                progress.finish();
+                scalars.flush();
+                bail!("training stopped at {e}");
             }
-            let eval_due = run.eval_interval > 0 && step.is_multiple_of(run.eval_interval);
-            if eval_due || step == run.total_steps {
-                eval = log_eval(&mut scalars, gan.evaluate(), step);
+        };
+        if step.is_multiple_of(LOG_INTERVAL) || step == run.total_steps {
+            scalars.scalar("losses/g_loss", losses.g_loss, step);
+            scalars.scalar("losses/d_loss", losses.d_loss, step);
+            for (tag, value) in gan.metrics() {
+                scalars.scalar(tag, value, step);
             }
+            for m in gan.modules() {
+                scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, step);
+                scalars.scalar(
+                    &format!("sparsity/{}/topology_change", m.name),
+                    m.topology_change,
+                    step,
+                );
+            }
+            progress.update(step, step as f64 / started.elapsed().as_secs_f64(), None);
         }
-        progress.finish();
-        let wall = started.elapsed().as_secs_f64();
-        let flops = gan.flops();
-        scalars.scalar("flops/train_relative_to_dense", flops.train, run.total_steps);
-        scalars.flush();
-        Ok(Summary {
-            algo: "gan".into(),
-            env: run.env.clone(),
-            seed: run.seed,
-            total_steps: run.total_steps,
-            wall_seconds: wall,
-            sps: run.total_steps as f64 / wall.max(1e-9),
-            episodes_per_second: None,
-            eval,
-            modules: module_summaries(gan.modules()),
-            flops: flops.into(),
-        })
+        let eval_due = run.eval_interval > 0 && step.is_multiple_of(run.eval_interval);
+        if eval_due || step == run.total_steps {
+            eval = log_eval(&mut scalars, gan.evaluate(), step);
+        }
     }
+    progress.finish();
+    let wall = started.elapsed().as_secs_f64();
+    let flops = gan.flops();
+    scalars.scalar("flops/train_relative_to_dense", flops.train, run.total_steps);
+    scalars.flush();
+    Ok(Summary {
+        algo: "gan".into(),
+        env: run.env.clone(),
+        seed: run.seed,
+        total_steps: run.total_steps,
+        wall_seconds: wall,
+        sps: run.total_steps as f64 / wall.max(1e-9),
+        episodes_per_second: None,
+        eval,
+        modules: module_summaries(gan.modules()),
+        flops: flops.into(),
+    })
 }
 
 /// Logs an evaluation at `step` and returns it as the summary's `eval`.
