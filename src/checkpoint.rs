@@ -64,6 +64,94 @@ pub fn read_state(dir: &Path) -> Result<LoopState> {
     serde_json::from_str(&text).with_context(|| format!("corrupt checkpoint {}", path.display()))
 }
 
+/// What both training loops (single- and multi-agent) do at an episode end besides logging: decide whether
+/// an evaluation is due, keep `best` when an evaluation beats the best so far, write `latest` every
+/// `checkpoint_interval` steps, at the end and at a `--pause-at` step, and keep the wall time that a
+/// resumed run adds to.
+pub struct Cadence {
+    run_dir: PathBuf,
+    eval_interval: usize,
+    checkpoint_interval: usize,
+    total_steps: usize,
+    pause_at: Option<usize>,
+    last_eval: usize,
+    last_checkpoint: usize,
+    wall_before: f64,
+    started: std::time::Instant,
+}
+
+impl Cadence {
+    /// Starts counting at `state` (fresh or resumed).
+    pub fn new(
+        run_dir: &Path,
+        run: &crate::config::RunConfig,
+        pause_at: Option<usize>,
+        state: &LoopState,
+    ) -> Self {
+        Self {
+            run_dir: run_dir.to_path_buf(),
+            eval_interval: run.eval_interval,
+            checkpoint_interval: run.checkpoint_interval,
+            total_steps: run.total_steps,
+            pause_at,
+            last_eval: state.step,
+            last_checkpoint: state.step,
+            wall_before: state.wall_seconds,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Seconds since this process started the loop.
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Wall seconds of the whole run so far, earlier processes included.
+    pub fn wall(&self) -> f64 {
+        self.wall_before + self.elapsed()
+    }
+
+    /// Whether an evaluation is due at `step` (counted as done).
+    pub fn eval_due(&mut self, step: usize) -> bool {
+        let due = self.eval_interval > 0 && step - self.last_eval >= self.eval_interval;
+        if due {
+            self.last_eval = step;
+        }
+        due
+    }
+
+    /// After an evaluation returning `mean`: writes `best` (with `save`) when it beats the best so far.
+    pub fn keep_best(
+        &self,
+        state: &mut LoopState,
+        mean: f64,
+        save: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
+        if state.best_eval.is_none_or(|b| mean > b) {
+            state.best_eval = Some(mean);
+            state.wall_seconds = self.wall();
+            write(&self.run_dir, "best", state, save)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `latest` (with `save`) when one is due at `state.step`; returns whether the run pauses here.
+    pub fn checkpoint(
+        &mut self,
+        state: &mut LoopState,
+        save: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<bool> {
+        let step = state.step;
+        let pause = self.pause_at.is_some_and(|p| step >= p) && step < self.total_steps;
+        if pause || step - self.last_checkpoint >= self.checkpoint_interval || step >= self.total_steps {
+            self.last_checkpoint = step;
+            state.wall_seconds = self.wall();
+            write(&self.run_dir, "latest", state, save)?;
+        }
+        Ok(pause)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rand::RngCore;
@@ -14,7 +13,7 @@ use sparse_rl_agents::marl::MarlAgent;
 use sparse_rl_envs::{MaObs, MultiAgentEnv};
 
 use crate::backend::build_marl_agent;
-use crate::checkpoint;
+use crate::checkpoint::{self, Cadence};
 use crate::config::Config;
 use crate::log::progress::Progress;
 use crate::log::summary::Summary;
@@ -35,10 +34,9 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     let mut scalars = Scalars::new(&run_dir);
     let mut returns_log = episodes_log(&run_dir)?;
     let progress = Progress::new(run.total_steps, state.step);
-    let started = Instant::now();
-    let (wall_before, step_at_start, episodes_at_start) = (state.wall_seconds, state.step, state.episodes);
+    let mut cadence = Cadence::new(&run_dir, run, pause_at, &state);
+    let (step_at_start, episodes_at_start) = (state.step, state.episodes);
     let mut recent: Vec<f64> = Vec::new();
-    let (mut last_checkpoint, mut last_eval) = (state.step, state.step);
 
     while state.step < run.total_steps {
         let (ep_return, ep_len, won) = play_training_episode(
@@ -65,7 +63,7 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
         if recent.len() > 20 {
             recent.remove(0);
         }
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = cadence.elapsed();
         let sps = (step - step_at_start) as f64 / elapsed;
         scalars.scalar("charts/SPS", sps, step);
         scalars.scalar(
@@ -75,31 +73,19 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
         );
         progress.update(step, sps, Some(recent.iter().sum::<f64>() / recent.len() as f64));
         log_modules(&mut scalars, &agent.modules(), step);
-        if run.eval_interval > 0 && step - last_eval >= run.eval_interval {
-            last_eval = step;
+        if cadence.eval_due(step) {
             let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
             log_eval(&mut scalars, &ev, step);
-            if state.best_eval.is_none_or(|b| ev.mean() > b) {
-                state.best_eval = Some(ev.mean());
-                state.wall_seconds = wall_before + started.elapsed().as_secs_f64();
-                checkpoint::write(&run_dir, "best", &state, |d| Ok(agent.save(d)?))?;
-            }
+            cadence.keep_best(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
         }
-        let pause = pause_at.is_some_and(|p| step >= p) && step < run.total_steps;
-        if pause || step - last_checkpoint >= run.checkpoint_interval || step >= run.total_steps {
-            last_checkpoint = step;
-            state.wall_seconds = wall_before + started.elapsed().as_secs_f64();
-            checkpoint::write(&run_dir, "latest", &state, |d| Ok(agent.save(d)?))?;
-        }
-        if pause {
+        if cadence.checkpoint(&mut state, |d| Ok(agent.save(d)?))? {
             progress.finish();
             scalars.flush();
             return Ok(None);
         }
     }
     progress.finish();
-    let train_seconds = started.elapsed().as_secs_f64();
-    let wall = wall_before + train_seconds;
+    let (train_seconds, wall) = (cadence.elapsed(), cadence.wall());
     let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
     log_eval(&mut scalars, &ev, state.step);
     let flops = agent.flops();

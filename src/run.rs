@@ -4,7 +4,6 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rand::{RngCore, SeedableRng};
@@ -12,7 +11,7 @@ use sparse_rl_agents::agent::{Agent, FlopsRatio, ModuleStats};
 use sparse_rl_envs::{Action, Env};
 
 use crate::backend::build_agent;
-use crate::checkpoint::{self, LoopState};
+use crate::checkpoint::{self, Cadence, LoopState};
 use crate::config::{Algo, Config, RunConfig};
 use crate::log::progress::Progress;
 use crate::log::summary::{module_summaries, EvalSummary, Summary};
@@ -85,12 +84,9 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     let mut scalars = Scalars::new(&run_dir);
     let mut returns_log = episodes_log(&run_dir)?;
     let progress = Progress::new(run.total_steps, state.step);
-    let started = Instant::now();
-    let wall_before = state.wall_seconds;
+    let mut cadence = Cadence::new(&run_dir, run, pause_at, &state);
     let step_at_start = state.step;
     let mut recent: Vec<f64> = Vec::new();
-    let mut last_checkpoint = state.step;
-    let mut last_eval = state.step;
 
     let (mut obs, _) = env.reset(Some(state.seed_rng.next_u64()));
     let (mut ep_return, mut ep_len) = (0.0, 0usize);
@@ -128,7 +124,7 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
                 recent.remove(0);
             }
             (ep_return, ep_len) = (0.0, 0);
-            let sps = (state.step - step_at_start) as f64 / started.elapsed().as_secs_f64();
+            let sps = (state.step - step_at_start) as f64 / cadence.elapsed();
             scalars.scalar("charts/SPS", sps, state.step);
             progress.update(
                 state.step,
@@ -136,26 +132,12 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
                 Some(recent.iter().sum::<f64>() / recent.len() as f64),
             );
             log_modules(&mut scalars, &agent.modules(), state.step);
-            if run.eval_interval > 0 && state.step - last_eval >= run.eval_interval {
-                last_eval = state.step;
+            if cadence.eval_due(state.step) {
                 let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
                 scalars.scalar("eval/return_mean", ev.mean(), state.step);
-                if state.best_eval.is_none_or(|b| ev.mean() > b) {
-                    state.best_eval = Some(ev.mean());
-                    state.wall_seconds = wall_before + started.elapsed().as_secs_f64();
-                    checkpoint::write(&run_dir, "best", &state, |d| Ok(agent.save(d)?))?;
-                }
+                cadence.keep_best(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
             }
-            let pause = pause_at.is_some_and(|p| state.step >= p) && state.step < run.total_steps;
-            if pause
-                || state.step - last_checkpoint >= run.checkpoint_interval
-                || state.step >= run.total_steps
-            {
-                last_checkpoint = state.step;
-                state.wall_seconds = wall_before + started.elapsed().as_secs_f64();
-                checkpoint::write(&run_dir, "latest", &state, |d| Ok(agent.save(d)?))?;
-            }
-            if pause {
+            if cadence.checkpoint(&mut state, |d| Ok(agent.save(d)?))? {
                 progress.finish();
                 scalars.flush();
                 return Ok(None);
@@ -164,7 +146,7 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
         }
     }
     progress.finish();
-    let wall = wall_before + started.elapsed().as_secs_f64();
+    let wall = cadence.wall();
     let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
     scalars.scalar("eval/return_mean", ev.mean(), state.step);
     let flops = agent.flops();
