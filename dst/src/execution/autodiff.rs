@@ -82,8 +82,11 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
             return None;
         }
         let bias = bias.map(|b| cast::<_, Tensor<Flex, 1>>(b).into_primitive().tensor());
-        let (y, _) = layer_forward(primitive(x2), primitive(weight), bias.as_ref(), &layout, fuse);
-        cast::<_, Tensor<B, 2>>(Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(y)))
+        let weight = host(primitive(weight));
+        let (y, _) = layer_forward(primitive(x2), &weight, bias.as_ref(), &layout, fuse);
+        cast::<_, Tensor<B, 2>>(Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(
+            y.tensor,
+        )))
     } else {
         static NOTICE: Once = Once::new();
         NOTICE.call_once(|| eprintln!("note: sparse execution needs the flex backend; using masked-dense"));
@@ -130,75 +133,91 @@ fn feature_major_stride(t: &FlexTensor, rows: usize, width: usize) -> Option<usi
     (fits && zero_padding()).then_some(s)
 }
 
-/// `t` (`[rows, width]`) kept when feature-major, else made contiguous row-major.
-fn normalize(t: FlexTensor, rows: usize, width: usize) -> FlexTensor {
-    if feature_major_stride(&t, rows, width).is_some() {
-        t
-    } else {
-        host(t)
-    }
+/// A `[rows, width]` flex tensor in a layout the kernels read, with its lane stride when feature-major:
+/// the layout is found once per tensor, not at every use.
+#[derive(Debug, Clone)]
+struct HostTensor {
+    tensor: FlexTensor,
+    stride: Option<usize>,
 }
 
-/// The host view of a tensor passed through [`normalize`].
-fn view(t: &FlexTensor, rows: usize, width: usize) -> Host<'_> {
-    match feature_major_stride(t, rows, width) {
-        Some(stride) => Host::FeatureMajor {
-            data: t.storage::<f32>(),
-            stride,
-        },
-        None => Host::RowMajor(values(t)),
+impl HostTensor {
+    /// `t` kept when feature-major, else made contiguous row-major.
+    fn new(t: FlexTensor, rows: usize, width: usize) -> Self {
+        match feature_major_stride(&t, rows, width) {
+            Some(stride) => Self {
+                tensor: t,
+                stride: Some(stride),
+            },
+            None => Self {
+                tensor: host(t),
+                stride: None,
+            },
+        }
     }
-}
 
-/// A `[rows, width]` tensor of a product's result.
-fn tensor(r: product::Result, rows: usize, width: usize) -> FlexTensor {
-    match r.stride {
-        None => FlexTensor::from_data(TensorData::new(r.values, [rows, width])),
-        Some(stride) => {
-            let layout = Layout::new(Shape::new([rows, width]), vec![1, stride as isize], 0);
-            FlexTensor::from_data(TensorData::new(r.values, [width * stride])).with_layout(layout)
+    /// A product's result as a `[rows, width]` tensor.
+    fn from_result(r: product::Result, rows: usize, width: usize) -> Self {
+        let tensor = match r.stride {
+            None => FlexTensor::from_data(TensorData::new(r.values, [rows, width])),
+            Some(stride) => {
+                let layout = Layout::new(Shape::new([rows, width]), vec![1, stride as isize], 0);
+                FlexTensor::from_data(TensorData::new(r.values, [width * stride])).with_layout(layout)
+            }
+        };
+        Self {
+            tensor,
+            stride: r.stride,
+        }
+    }
+
+    fn view(&self) -> Host<'_> {
+        match self.stride {
+            Some(stride) => Host::FeatureMajor {
+                data: self.tensor.storage::<f32>(),
+                stride,
+            },
+            None => Host::RowMajor(values(&self.tensor)),
         }
     }
 }
 
-/// The forward on the host: returns `y [rows, d_out]` and the normalized input.
+/// The forward on the host: returns `y [rows, d_out]` and the input in its kernel layout.
 fn layer_forward(
     x: FlexTensor,
-    weight: FlexTensor,
+    weight: &FlexTensor,
     bias: Option<&FlexTensor>,
     layout: &CsrLayout,
     fuse: Fuse,
-) -> (FlexTensor, FlexTensor) {
+) -> (HostTensor, HostTensor) {
     let rows = x.layout().shape()[0];
-    let x = normalize(x, rows, layout.d_in);
-    let weight = host(weight);
+    let x = HostTensor::new(x, rows, layout.d_in);
     let bias = bias.map(|b| host(b.clone()));
-    let w_out = layout.by_out.gather(values(&weight));
+    let w_out = layout.by_out.gather(values(weight));
     let epilogue = Epilogue {
         bias: bias.as_ref().map(values),
         relu: fuse.relu,
     };
-    let x_host = view(&x, rows, layout.d_in);
     let y = product::forward(
         &layout.by_out,
         &w_out,
-        x_host,
+        x.view(),
         rows,
         layout.d_in,
         epilogue,
         fuse.feature_major,
     );
-    (tensor(y, rows, layout.d_out), x)
+    (HostTensor::from_result(y, rows, layout.d_out), x)
 }
 
 /// What the backward needs from the forward.
 #[derive(Debug)]
 struct Saved {
     layout: Arc<CsrLayout>,
-    /// The input `[rows, d_in]`, normalized (shares the forward's storage).
-    x: FlexTensor,
+    /// The input `[rows, d_in]` in its kernel layout (shares the forward's storage).
+    x: HostTensor,
     /// The output, when the forward applied ReLU (its positive entries pass the gradient).
-    relu_output: Option<FlexTensor>,
+    relu_output: Option<HostTensor>,
     /// The weights of the active connections, grouped by input.
     w_in: Vec<f32>,
 }
@@ -211,16 +230,16 @@ fn tracked(
     layout: Arc<CsrLayout>,
     fuse: Fuse,
 ) -> FloatTensor<Autodiff<Flex>> {
+    let w_host = host(weight.primitive);
     let (y, x_host) = layer_forward(
         x.primitive.clone(),
-        weight.primitive.clone(),
+        &w_host,
         bias.as_ref().map(|b| &b.primitive),
         &layout,
         fuse,
     );
-    let w_host = weight.primitive;
     let saved = || Saved {
-        w_in: layout.by_in.gather(values(&host(w_host))),
+        w_in: layout.by_in.gather(values(&w_host)),
         relu_output: fuse.relu.then(|| y.clone()),
         x: x_host,
         layout: layout.clone(),
@@ -233,8 +252,8 @@ fn tracked(
                 .compute_bound()
                 .stateful()
             {
-                OpsKind::Tracked(prep) => prep.finish(Arc::new(saved()), y),
-                OpsKind::UnTracked(prep) => prep.finish(y),
+                OpsKind::Tracked(prep) => prep.finish(Arc::new(saved()), y.tensor),
+                OpsKind::UnTracked(prep) => prep.finish(y.tensor),
             }
         };
     }
@@ -256,31 +275,27 @@ impl<const N: usize> Backward<Flex, N> for SparseLinear {
     fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let s = ops.state;
         let l = &s.layout;
-        let rows = s.x.layout().shape()[0];
-        let dy = normalize(grads.consume::<Flex>(&ops.node), rows, l.d_out);
+        let rows = s.x.tensor.layout().shape()[0];
+        let dy = HostTensor::new(grads.consume::<Flex>(&ops.node), rows, l.d_out);
         let node = |i: usize| ops.parents.get(i).and_then(|p| p.as_ref()).map(|n| n.id);
         let (x_id, w_id, b_id): (Option<NodeId>, _, _) = (node(0), node(1), node(2));
-        let x_fm = feature_major_stride(&s.x, rows, l.d_in).is_some();
         let wanted = Wanted {
-            dx: x_id.map(|_| x_fm),
+            dx: x_id.map(|_| s.x.stride.is_some()),
             dw: w_id.is_some(),
             db: b_id.is_some(),
         };
-        let relu_output = s.relu_output.as_ref().map(|y| view(y, rows, l.d_out));
-        let x = view(&s.x, rows, l.d_in);
-        let dy_host = view(&dy, rows, l.d_out);
         let g = product::backward(
             &l.by_in,
             &s.w_in,
-            x,
-            relu_output,
-            dy_host,
+            s.x.view(),
+            s.relu_output.as_ref().map(HostTensor::view),
+            dy.view(),
             rows,
             [l.d_in, l.d_out],
             wanted,
         );
         if let (Some(id), Some(dx)) = (x_id, g.dx) {
-            grads.register::<Flex>(id, tensor(dx, rows, l.d_in));
+            grads.register::<Flex>(id, HostTensor::from_result(dx, rows, l.d_in).tensor);
         }
         if let (Some(id), Some(dw)) = (w_id, g.dw) {
             grads.register::<Flex>(id, FlexTensor::from_data(TensorData::new(dw, [l.d_in, l.d_out])));
