@@ -398,31 +398,25 @@ mod tests {
             db: true,
         };
         let w_in = l.by_in.gather(&w);
-        let from_rm = backward(
-            &l.by_in,
-            &w_in,
-            Host::RowMajor(&x),
-            Some(Host::RowMajor(&rm.values)),
-            Host::RowMajor(&dy),
-            rows,
-            [3, 2],
-            wanted(false),
-        );
+        let grads = |y: Host, dy: Host, wanted: Wanted| {
+            backward(
+                &l.by_in,
+                &w_in,
+                Host::RowMajor(&x),
+                Some(y),
+                dy,
+                rows,
+                [3, 2],
+                wanted,
+            )
+        };
+        let from_rm = grads(Host::RowMajor(&rm.values), Host::RowMajor(&dy), wanted(false));
         let y_fm = Host::FeatureMajor {
             data: &fm.values,
             stride,
         };
         let dy_host = Host::FeatureMajor { data: &dy_fm, stride };
-        let from_fm = backward(
-            &l.by_in,
-            &w_in,
-            Host::RowMajor(&x),
-            Some(y_fm),
-            dy_host,
-            rows,
-            [3, 2],
-            wanted(true),
-        );
+        let from_fm = grads(y_fm, dy_host, wanted(true));
         let expect_dw = |i: usize, o: usize| (0..rows).map(|b| x[b * 3 + i] * dz(b, o)).sum::<f32>();
         let dw = vec![0., expect_dw(0, 1), expect_dw(1, 0), 0., 0., expect_dw(2, 1)];
         assert_eq!(from_rm.dw.as_ref(), Some(&dw));
@@ -441,16 +435,7 @@ mod tests {
             dw: true,
             db: false,
         };
-        let g = backward(
-            &l.by_in,
-            &w_in,
-            Host::RowMajor(&x),
-            Some(y_fm),
-            dy_host,
-            rows,
-            [3, 2],
-            only_dw,
-        );
+        let g = grads(y_fm, dy_host, only_dw);
         assert!(g.dx.is_none() && g.db.is_none());
         assert_eq!(g.dw, Some(dw));
     }
