@@ -4,8 +4,8 @@
 //! transposed into a small buffer that stays in L1 ([`load_tile`]); [`super::product`] drives them.
 //!
 //! The release build targets baseline x86-64 (SSE2, no FMA), where the compiler splits the 32 lanes into
-//! odd pieces, so the two innermost loops also exist as AVX2 + FMA intrinsics, chosen once per call when
-//! the CPU has them; the portable loops serve every other CPU and check the intrinsics in the tests.
+//! odd pieces, so every loop also exists as AVX2 + FMA intrinsics, chosen once per call when the CPU has
+//! them; the portable loops serve every other CPU and check the intrinsics in the tests.
 
 use std::mem::MaybeUninit;
 
@@ -104,7 +104,7 @@ pub(crate) struct Kernels {
 pub(crate) fn kernels() -> Kernels {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY (all three): the CPU has the features the functions are compiled for.
+        // SAFETY (all five): the CPU has the features the functions are compiled for.
         return Kernels {
             sums: |l, v, t, e, o| unsafe { avx2::sums(l, v, t, e, o) },
             sums_dots: |l, v, x, z, dx, dw| unsafe { avx2::sums_dots(l, v, x, z, dx, dw) },
@@ -123,8 +123,8 @@ pub(crate) fn kernels() -> Kernels {
 }
 
 /// Rows `b0..b0 + TILE` of the row-major `[rows, width]` buffer `x`, feature-major into `tile`
-/// (`tile[c · TILE + j] = x[b0 + j, c]`), rows past the end as zeros; returns the rows filled.
-pub(crate) fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &mut [f32]) -> usize {
+/// (`tile[c · TILE + j] = x[b0 + j, c]`), rows past the end as zeros.
+pub(crate) fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &mut [f32]) {
     let rows = (x.len() / width - b0).min(TILE);
     (k.transpose)(&x[b0 * width..], width, as_uninit(tile), TILE, rows, width);
     if rows < TILE {
@@ -132,7 +132,6 @@ pub(crate) fn load_tile(k: &Kernels, x: &[f32], width: usize, b0: usize, tile: &
             tile[c * TILE + rows..(c + 1) * TILE].fill(0.0);
         }
     }
-    rows
 }
 
 /// `s` as a write-only destination for [`Transpose`].

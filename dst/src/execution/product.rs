@@ -24,6 +24,15 @@ pub(crate) enum Host<'a> {
 }
 
 impl<'a> Host<'a> {
+    /// The scratch [`Host::tile`] needs for a `width`-feature activation: a tile buffer when row-major,
+    /// nothing when feature-major.
+    fn scratch(&self, width: usize) -> Vec<f32> {
+        match self {
+            Host::RowMajor(_) => vec![0.0; width * TILE],
+            Host::FeatureMajor { .. } => Vec::new(),
+        }
+    }
+
     /// Rows `b0..b0 + TILE` as a tile: in place when feature-major, else transposed into `scratch`
     /// (`width · TILE` values).
     fn tile<'s>(&self, k: &Kernels, width: usize, b0: usize, scratch: &'s mut [f32]) -> Tile<'s>
@@ -195,10 +204,7 @@ pub(crate) fn forward(
     let k = kernels();
     let d_out = by_out.ptr.len() - 1;
     let mut y = Sink::new(rows, d_out, feature_major);
-    let mut scratch = match x {
-        Host::RowMajor(_) => vec![0.0; d_in * TILE],
-        Host::FeatureMajor { .. } => Vec::new(),
-    };
+    let mut scratch = x.scratch(d_in);
     for b0 in (0..rows).step_by(TILE) {
         let tile = x.tile(&k, d_in, b0, &mut scratch);
         (k.sums)(by_out, values, tile, epilogue, y.target(b0));
@@ -208,7 +214,6 @@ pub(crate) fn forward(
 }
 
 /// The gradients [`backward`] computes.
-#[derive(Default)]
 pub(crate) struct Grads {
     /// `dx = dz · (W ⊙ M)ᵀ`, in the layout asked for.
     pub dx: Option<Result>,
@@ -247,12 +252,9 @@ pub(crate) fn backward(
     let mut dw = wanted.dw.then(|| vec![0.0; d_in * d_out]);
     let mut db = wanted.db.then(|| vec![0.0; d_out]);
     // Scratch tiles, only for what has to be transposed or masked.
-    let scratch = |h: Option<Host>, width: usize| match h {
-        Some(Host::RowMajor(_)) => vec![0.0; width * TILE],
-        _ => Vec::new(),
-    };
-    let (mut x_s, mut dy_s) = (scratch(wanted.dw.then_some(x), d_in), scratch(Some(dy), d_out));
-    let mut y_s = scratch(relu_output, d_out);
+    let mut x_s = if wanted.dw { x.scratch(d_in) } else { Vec::new() };
+    let mut dy_s = dy.scratch(d_out);
+    let mut y_s = relu_output.map_or_else(Vec::new, |y| y.scratch(d_out));
     let mut dz_s = vec![0.0; if relu_output.is_some() { d_out * TILE } else { 0 }];
     for b0 in (0..rows).step_by(TILE) {
         let dyt = dy.tile(&k, d_out, b0, &mut dy_s);
