@@ -27,7 +27,7 @@ use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
 use super::kernel::TILE;
 use super::product::{self, Epilogue, Host, Wanted};
 use super::{CsrLayout, Execution, LayoutCache};
-use crate::flex::{cast, same};
+use crate::flex::{cast, host, same, values};
 
 /// What the sparse layer call fuses after the product.
 #[derive(Clone, Copy, Debug, Default)]
@@ -102,20 +102,6 @@ pub(crate) fn sparse_linear<B: Backend, const D: usize>(
 
 fn primitive<B: Backend>(t: Tensor<B, 2>) -> FloatTensor<B> {
     t.into_primitive().tensor()
-}
-
-/// `t` with contiguous storage (free when it already is).
-pub(super) fn host(t: FlexTensor) -> FlexTensor {
-    if t.is_contiguous() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-/// The f32 values of a contiguous flex tensor.
-pub(super) fn values(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 tensor")
 }
 
 /// The lane stride of a feature-major `[rows, width]` tensor (strides `[1, s]`: this module's outputs, or

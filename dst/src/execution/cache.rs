@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use burn::backend::flex::FlexTensor;
 
-use super::autodiff::{host, values};
 use super::layout::CsrLayout;
+use crate::flex::{host, values};
 
 /// The layout of one layer's mask, rebuilt only when the mask changes.
 ///

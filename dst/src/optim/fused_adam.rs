@@ -8,7 +8,6 @@
 //! burn's `AdamState`, so checkpoints and moment resets ([`super::MomentReset`]) are unchanged. Every other
 //! backend runs burn's `Adam`.
 
-use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
@@ -16,7 +15,7 @@ use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRa
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::flex::{cast, same};
+use crate::flex::{cast, host, same};
 
 /// Adam without weight decay or AMSGrad (the configuration every agent here uses), fused on flex.
 #[derive(Clone)]
@@ -88,7 +87,7 @@ impl FusedAdam {
             Some(s) => (s.momentum.time, s.momentum.moment_1, s.momentum.moment_2),
             None => (0, zeros(), zeros()),
         };
-        let [mut w, g, mut m, mut v] = [tensor, grad, m, v].map(owned_host);
+        let [mut w, g, mut m, mut v] = [tensor, grad, m, v].map(|t| host(t.into_primitive().tensor()));
         let time = time + 1;
         self.step_host(
             lr as f32,
@@ -100,18 +99,6 @@ impl FusedAdam {
         );
         let [w, m, v] = [w, m, v].map(|t| Tensor::from_primitive(TensorPrimitive::Float(t)));
         (w, AdamState::new(AdaptiveMomentumState::new(time, m, v)))
-    }
-}
-
-/// The host tensor of `t`, contiguous from offset 0 so its storage is exactly its values (copied only
-/// when it is a view).
-fn owned_host<const D: usize>(t: Tensor<Flex, D>) -> FlexTensor {
-    let t: FlexTensor = t.into_primitive().tensor();
-    let whole = t.layout().contiguous_offsets() == Some((0, t.storage::<f32>().len()));
-    if whole {
-        t
-    } else {
-        t.to_contiguous()
     }
 }
 
