@@ -168,7 +168,7 @@ impl<B: AutodiffBackend> Dqn<B> {
         let Space::Discrete { n: n_actions } = *action_space else {
             return Err(format!("DQN needs a discrete action space, got {action_space}"));
         };
-        B::seed(&device, seed);
+        let _seeded = crate::seeding::seed_backend::<B>(&device, seed);
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x05ee_dd07);
         let encoder = EncoderConfig::for_space(obs_space, &config.encoder_hidden)?.init::<B>(&device);
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);

@@ -13,6 +13,7 @@ pub mod persist;
 pub mod qmix;
 pub mod replay;
 pub mod sac;
+pub mod seeding;
 pub mod sparse_module;
 pub mod target;
 pub mod tensors;

@@ -196,7 +196,7 @@ impl<B: AutodiffBackend> Sac<B> {
             ));
         };
         let act_dim = low.len();
-        B::seed(&device, seed);
+        let _seeded = crate::seeding::seed_backend::<B>(&device, seed);
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x5ac);
         let encoder = EncoderConfig::for_space(obs_space, &config.encoder_hidden)?.init::<B>(&device);
         let feat = encoder.d_out();

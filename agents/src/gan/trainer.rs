@@ -176,7 +176,7 @@ impl<B: AutodiffBackend> Gan<B> {
     ) -> Result<Self, String> {
         let (g_policy, d_policy) = (policies("generator"), policies("discriminator"));
         config.validate(total_steps, &d_policy)?;
-        B::seed(&device, seed);
+        let _seeded = crate::seeding::seed_backend::<B>(&device, seed);
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x06a4_0001);
         let mlp = |d_in, hidden: &[usize], d_out| {
             MlpConfig {

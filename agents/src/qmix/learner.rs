@@ -86,7 +86,7 @@ impl<B: AutodiffBackend> Qmix<B> {
         device: B::Device,
     ) -> Result<Self, String> {
         config.validate()?;
-        B::seed(&device, seed);
+        let _seeded = crate::seeding::seed_backend::<B>(&device, seed);
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x0a1c_0001);
         let mut online = QmixNet {
             agent: AgentNetworkConfig {
