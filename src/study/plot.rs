@@ -81,6 +81,12 @@ fn font_registered() -> bool {
     })
 }
 
+/// A legend names the rows; a study with only the x axis has one unnamed row, and its legend would be an
+/// empty box.
+fn has_legend(table: &Table) -> bool {
+    table.rows.iter().any(|row| !row.label.is_empty())
+}
+
 /// Where each column sits on the x axis, and whether that axis is logarithmic.
 fn positions(columns: &[String]) -> (Vec<f64>, bool) {
     let numbers: Option<Vec<f64>> = columns.iter().map(|c| c.parse::<f64>().ok()).collect();
@@ -146,6 +152,7 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
+    let legend = text && has_legend(table);
     let (xs, log) = positions(&table.columns);
     let points: Vec<(f64, f64, f64)> = table
         .rows
@@ -214,7 +221,7 @@ where
             series.iter().map(|p| (p.0, p.1)),
             color.stroke_width(2),
         ))?;
-        if text {
+        if legend {
             line.label(&row.label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         }
@@ -233,7 +240,7 @@ where
             PathElement::new(path, color.stroke_width(2))
         }))?;
     }
-    if text && !table.rows.is_empty() {
+    if legend {
         chart
             .configure_series_labels()
             .label_font((FONT, 14))
@@ -249,6 +256,24 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_named_rows_get_a_legend() {
+        let row = |label: &str| super::super::table::Row {
+            label: label.into(),
+            cells: Vec::new(),
+        };
+        let table = |rows| Table {
+            experiment: "e".into(),
+            row_title: String::new(),
+            x_axis: "variant".into(),
+            columns: Vec::new(),
+            rows,
+        };
+        assert!(!has_legend(&table(vec![row("")])));
+        assert!(!has_legend(&table(Vec::new())));
+        assert!(has_legend(&table(vec![row("rigl"), row("set")])));
+    }
 
     #[test]
     fn densities_go_on_a_log_axis_and_names_on_categories() {
