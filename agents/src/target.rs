@@ -85,6 +85,7 @@ mod tests {
     #[test]
     fn polyak_blends_weights_and_copies_masks() {
         let device = Default::default();
+        let _seeded = crate::seeding::seed_backend::<NdArray>(&device, 0);
         let online = MaskedLinearConfig::new(3, 2).init::<NdArray>(&device);
         materialize(&online);
         let target = online.clone();

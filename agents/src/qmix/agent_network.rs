@@ -150,6 +150,7 @@ mod tests {
     #[test]
     fn episode_forward_carries_the_hidden_state_per_agent() {
         let device = Default::default();
+        let _seeded = crate::seeding::seed_backend::<NdArray>(&device, 0);
         let net = AgentNetworkConfig {
             d_in: 5,
             hidden: 8,

@@ -133,6 +133,7 @@ mod tests {
     #[test]
     fn q_tot_is_monotonic_in_every_agent_q() {
         let device = Default::default();
+        let _seeded = crate::seeding::seed_backend::<B>(&device, 0);
         for hypernet_layers in [1, 2] {
             let mixer = MixerConfig {
                 n_agents: 3,
