@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 /// Densities at or below which `auto` runs a layer sparse, from `benches/sparse_execution.rs` (one training
-/// step of the 4-256-256-1 critic at batch 256 on flex, 2 cores, criterion medians, stop 12): masked-dense
+/// step of the 4-256-256-1 critic at batch 256 on flex, 2 cores, criterion medians). Stop 12: masked-dense
 /// 0.90 to 0.93 ms at every density; the sparse kernels 1.48 ms at density 1.0, 0.73 at 0.5, 0.42 at 0.2,
-/// 0.27 at 0.1, 0.19 at 0.05 and 0.17 at 0.02. Between 0.5 and 1.0 sparse time grows about linearly,
-/// which puts the crossover near 0.6; 0.5 keeps a margin (sparse is 1.2× faster there).
+/// 0.27 at 0.1, 0.19 at 0.05 and 0.17 at 0.02, a crossover near 0.6. Stop 14, same bench: masked-dense 0.75
+/// to 0.85 ms; sparse 1.75 at 1.0, 0.83 at 0.5, 0.38 at 0.2, 0.26 at 0.1, 0.21 at 0.05, 0.16 at 0.02, a
+/// crossover near 0.48. The two runs put it between 0.45 and 0.6; at 0.5 the paths are within 20% of each
+/// other either way, while below 0.4 sparse won by 2× or more in both.
 pub const AUTO_MAX_DENSITY: f64 = 0.5;
 
 /// Rows (batch × positions) below which `auto` keeps the dense product: with a handful of rows the
