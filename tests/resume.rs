@@ -2,21 +2,13 @@
 
 mod common;
 
-use std::sync::Mutex;
-
 use sparse_rl::config::Config;
 use sparse_rl::run::{train, Start};
 
-/// One training at a time in this test binary: the agents seed burn's backend RNG (`B::seed`), which is
-/// process-global, so two trainings on parallel test threads would interleave their parameter draws.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
 /// Trains `config()` whole and, in another directory, paused at `pause_at` and resumed; the episode logs
-/// and the final evaluations must be identical.
+/// and the final evaluations must be identical. The two tests may run on parallel threads: each agent
+/// construction holds `seed_backend`'s lock, and training never draws from burn's generator.
 fn assert_resume_equals_whole(config: impl Fn() -> Config, pause_at: usize) {
-    let _serial = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let whole = train(config(), Start::Fresh { out: a.clone() }, None)
