@@ -31,6 +31,6 @@ pub use controller::{LayerUpdate, SparsityController, UpdateReport};
 pub use error::DstError;
 pub use evolve::evolve;
 pub use layers::{MaskedLinear, MaskedLinearConfig};
-pub use optim::{reset_moments, FusedAdam, MomentMask, MomentReset};
+pub use optim::{check_inactive_zero, reset_moments, FusedAdam, MomentMask, MomentReset};
 pub use policy::{PolicyKind, SparsityPolicy};
 pub use topology::{LayerShape, LayerTopology, ParamLayout, SparseGrad, SparseLayer};

@@ -64,7 +64,9 @@ pub struct LayerTopology {
     pub weight: Vec<f32>,
     /// `true` = active connection.
     pub mask: Vec<bool>,
-    /// Dense gradient of the loss w.r.t. the effective weight, when the step computed one.
+    /// Gradient of the loss w.r.t. the effective weight, when the step computed one: dense at topology
+    /// updates that read it, the masked gradient at the other steps of a running pruning score
+    /// (`score_beta > 0`, where only active entries count).
     pub grad: Option<Vec<f32>>,
 }
 
@@ -194,11 +196,13 @@ pub fn tensor_to_vec<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f3
 /// A masked layer that the DST controller can read and rewrite. Implemented by every masked layer type
 /// (one implementation per weight matrix; a GRU cell exposes its two gate matrices as two layers).
 ///
-/// The update step of an agent, in order:
+/// The update step of a module, in order:
 /// 1. loss with `forward_dense_grad`, `backward`, `GradientsParams::from_grads`;
-/// 2. `host_grad(&grads)` of each layer (before the optimizer step consumes the gradients);
+/// 2. [`SparseGrad::take_dense_grad`] of each layer (before the optimizer step consumes the gradients;
+///    it leaves the masked gradient for the optimizer);
 /// 3. the optimizer step; 4. `topology(name, grad)` of each layer (weights after the step, as RigL);
-/// 5. `SparsityController::update`; 6. `set_topology`; 7. [`crate::optim::reset_moments`].
+/// 5. `SparsityController::observe_step` when it keeps a running score, then `SparsityController::update`;
+/// 6. `set_topology`; 7. [`crate::optim::reset_moments`].
 pub trait SparseLayer<B: Backend> {
     /// Shape of the host view.
     fn shape(&self) -> LayerShape;
@@ -227,9 +231,47 @@ pub trait SparseGrad<B: AutodiffBackend>: SparseLayer<B> {
         }?;
         Some(layout.to_host(&values))
     }
+
+    /// The dense gradient of the weight in host order (as [`SparseGrad::host_grad`]), leaving in `grads`
+    /// only the gradient of the active entries. After a `forward_dense_grad` pass the gradient burn hands
+    /// on is dense: the growth criterion reads it here, while the optimizer (and any gradient clipping
+    /// before it) must see the masked one, or inactive weights and their moments would leave zero.
+    fn take_dense_grad(&self, grads: &mut GradientsParams) -> Option<Vec<f32>> {
+        let layout = self.param_layout();
+        let keep = layout.to_param(&self.topology("", None).mask);
+        let id = self.weight_id();
+        let values = match layout.dims().len() {
+            1 => mask_grad::<B, 1>(grads, id, &keep),
+            2 => mask_grad::<B, 2>(grads, id, &keep),
+            3 => mask_grad::<B, 3>(grads, id, &keep),
+            4 => mask_grad::<B, 4>(grads, id, &keep),
+            _ => None,
+        }?;
+        Some(layout.to_host(&values))
+    }
 }
 
 impl<B: AutodiffBackend, L: SparseLayer<B> + ?Sized> SparseGrad<B> for L {}
+
+/// Replaces the gradient of parameter `id` by its entries where `keep` (parameter order) and returns the
+/// values it had.
+fn mask_grad<B: AutodiffBackend, const D: usize>(
+    grads: &mut GradientsParams,
+    id: ParamId,
+    keep: &[bool],
+) -> Option<Vec<f32>> {
+    let grad = grads.remove::<B::InnerBackend, D>(id)?;
+    let (device, shape) = (grad.device(), grad.shape());
+    let values = tensor_to_vec(grad);
+    let masked: Vec<f32> = values
+        .iter()
+        .zip(keep)
+        .map(|(&g, &k)| if k { g } else { 0.0 })
+        .collect();
+    let masked = Tensor::<B::InnerBackend, D>::from_data(TensorData::new(masked, shape), &device);
+    grads.register(id, masked);
+    Some(values)
+}
 
 /// Builds the host view from a weight and mask parameter pair (shared by the layer types).
 pub(crate) fn read_topology<B: Backend, const D: usize>(

@@ -14,7 +14,8 @@ use burn::optim::{Adam, AdamState, AdamW, AdamWState, AdaptiveMomentumState, Opt
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 
-use crate::topology::ParamLayout;
+use crate::error::DstError;
+use crate::topology::{tensor_to_vec, ParamLayout, SparseLayer};
 
 mod fused_adam;
 
@@ -24,6 +25,14 @@ pub use fused_adam::FusedAdam;
 pub trait MomentReset<B: Backend>: SimpleOptimizer<B> {
     /// Multiplies every moment of `state` by `keep` (same shape as the parameter).
     fn keep_moments<const D: usize>(state: Self::State<D>, keep: TensorData) -> Self::State<D>;
+    /// Every moment tensor of `state` (same shape as the parameter).
+    fn moments<const D: usize>(state: &Self::State<D>) -> Vec<Tensor<B, D>>;
+}
+
+fn adaptive_moments<B: Backend, const D: usize>(m: &AdaptiveMomentumState<B, D>) -> Vec<Tensor<B, D>> {
+    let mut all = vec![m.moment_1.clone(), m.moment_2.clone()];
+    all.extend(m.max_moment_2.clone());
+    all
 }
 
 fn keep_adaptive<B: Backend, const D: usize>(
@@ -43,11 +52,19 @@ impl<B: Backend> MomentReset<B> for Adam {
             momentum: keep_adaptive(state.momentum, keep),
         }
     }
+
+    fn moments<const D: usize>(state: &AdamState<B, D>) -> Vec<Tensor<B, D>> {
+        adaptive_moments(&state.momentum)
+    }
 }
 
 impl<B: Backend> MomentReset<B> for FusedAdam {
     fn keep_moments<const D: usize>(state: AdamState<B, D>, keep: TensorData) -> AdamState<B, D> {
         <Adam as MomentReset<B>>::keep_moments(state, keep)
+    }
+
+    fn moments<const D: usize>(state: &AdamState<B, D>) -> Vec<Tensor<B, D>> {
+        adaptive_moments(&state.momentum)
     }
 }
 
@@ -56,6 +73,10 @@ impl<B: Backend> MomentReset<B> for AdamW {
         AdamWState {
             momentum: keep_adaptive(state.momentum, keep),
         }
+    }
+
+    fn moments<const D: usize>(state: &AdamWState<B, D>) -> Vec<Tensor<B, D>> {
+        adaptive_moments(&state.momentum)
     }
 }
 
@@ -105,4 +126,66 @@ where
     B: AutodiffBackend,
 {
     AdaptorRecord::from_state(O::keep_moments::<D>(rec.into_state::<D>(), keep))
+}
+
+/// Checks the invariant of masked training after an optimizer step: every inactive weight of `layers` is
+/// exactly zero, and so is each of its optimizer moments (a parameter without optimizer state yet passes).
+/// The error names the layer (`module.i`) and counts the entries that broke it. It reads every weight and
+/// the optimizer record, so it is a check for tests and for debugging a method, not for every run.
+pub fn check_inactive_zero<O, M, B>(
+    module: &str,
+    layers: &[&dyn SparseLayer<B>],
+    optim: &OptimizerAdaptor<O, M, B>,
+) -> Result<(), DstError>
+where
+    O: MomentReset<B::InnerBackend>,
+    M: AutodiffModule<B>,
+    B: AutodiffBackend,
+{
+    let record = optim.to_record();
+    for (i, layer) in layers.iter().enumerate() {
+        let view = layer.topology(&format!("{module}.{i}"), None);
+        let weights = view
+            .weight
+            .iter()
+            .zip(&view.mask)
+            .filter(|(&w, &m)| !m && w != 0.0)
+            .count();
+        let layout = layer.param_layout();
+        let inactive = layout.to_param(&view.mask.iter().map(|&m| !m).collect::<Vec<_>>());
+        let moments = match record.get(&layer.weight_id()) {
+            None => 0,
+            Some(rec) => match layout.dims().len() {
+                1 => nonzero_moments::<O, B, 1>(rec.clone(), &inactive),
+                2 => nonzero_moments::<O, B, 2>(rec.clone(), &inactive),
+                3 => nonzero_moments::<O, B, 3>(rec.clone(), &inactive),
+                _ => nonzero_moments::<O, B, 4>(rec.clone(), &inactive),
+            },
+        };
+        if weights + moments > 0 {
+            return Err(DstError::new(format!(
+                "layer `{}`: {weights} inactive weights and {moments} of their optimizer moments are not zero",
+                view.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Moment entries at the `inactive` positions (parameter order) that are not exactly zero.
+fn nonzero_moments<O, B, const D: usize>(rec: AdaptorRecord<O, B>, inactive: &[bool]) -> usize
+where
+    O: MomentReset<B::InnerBackend>,
+    B: AutodiffBackend,
+{
+    O::moments::<D>(&rec.into_state::<D>())
+        .into_iter()
+        .map(|m| {
+            tensor_to_vec(m)
+                .iter()
+                .zip(inactive)
+                .filter(|(&v, &off)| off && v != 0.0)
+                .count()
+        })
+        .sum()
 }
