@@ -10,6 +10,17 @@
 //!
 //! Grown weights start at zero (or the layer default), and the caller resets their optimizer moments and
 //! those of the pruned ones ([`crate::optim::reset_moments`], with [`LayerUpdate::keep`]).
+//!
+//! With `scope = "global"` the prune-and-regrow step ranks the candidates of all the module's sparse
+//! layers together for removal AND for regrowth, so the module's active count stays exact while layer
+//! densities move (the gradual kinds' scheduled density steps stay per layer).
+//!
+//! Running score (`score_beta` = β > 0; Nowak et al. 2023, `MagnitudeRunningPruner` /
+//! `SNIPRunningPruner` in alooow/fantastic_weights_paper `sparselearning/pruners.py`): after every
+//! optimizer step the agent calls [`SparsityController::observe_step`], which folds the criterion's raw
+//! score of the active weights (inactive ones score 0) into s̄ ← β s̄ + (1 − β) s (s̄ = s at the first
+//! step of a window). A topology update ranks by s̄ (normalised at that point, as the reference's
+//! `norm_score`), then starts a new window.
 
 use rand::Rng;
 
@@ -69,9 +80,14 @@ pub struct SparsityController {
     final_densities: Vec<f64>,
     /// Active connections per layer after the last init or update.
     active: Vec<usize>,
-    /// Running average of the pruning scores (NaN = no history), when `score_beta > 0`.
-    running: Vec<Option<Vec<f32>>>,
+    /// Running average of the raw pruning scores of each layer over the optimizer steps since the last
+    /// update (`None`: no step observed in this window), when `score_beta > 0`.
+    #[serde(default)]
+    window_scores: Vec<Option<Vec<f32>>>,
     stopped: bool,
+    /// Whether the last scheduled update has run (no update comes any more).
+    #[serde(default)]
+    finished: bool,
 }
 
 impl SparsityController {
@@ -105,8 +121,9 @@ impl SparsityController {
             start_densities,
             final_densities,
             active,
-            running: vec![None; n],
+            window_scores: vec![None; n],
             stopped: false,
+            finished: false,
         })
     }
 
@@ -202,6 +219,82 @@ impl SparsityController {
         self.wants_update(step) && self.policy.uses_grad()
     }
 
+    /// Whether the agent must call [`Self::observe_step`] after every optimizer step: a running score
+    /// (`score_beta > 0`) of a scoring criterion (not `set`) in a module whose updates prune
+    /// (`sparse-to-sparse`, `dense-to-sparse`, or a gradual kind with `evolve_during_gradual`), while
+    /// updates are still to come (not stopped early, last scheduled update not yet run).
+    pub fn needs_step_scores(&self) -> bool {
+        let p = &self.policy;
+        let prunes = match p.kind {
+            PolicyKind::SparseToSparse | PolicyKind::DenseToSparse => true,
+            PolicyKind::SparseToDense => p.evolve_during_gradual,
+            PolicyKind::Dense | PolicyKind::Static => false,
+        };
+        p.score_beta > 0.0
+            && prunes
+            && p.prune != PruneCriterion::Set
+            && !self.stopped
+            && !self.finished
+            && self.schedule.last_update().is_some()
+    }
+
+    /// Whether [`Self::observe_step`] reads the gradient: then every layer's host gradient (of the step's
+    /// loss; its active entries are the ones that matter) goes in [`LayerTopology::grad`] at every
+    /// optimizer step.
+    pub fn needs_step_grad(&self) -> bool {
+        self.needs_step_scores() && self.policy.prune.uses_grad()
+    }
+
+    /// Folds one optimizer step into the running pruning score (a no-op unless
+    /// [`Self::needs_step_scores`]): for each layer that updates may prune, the criterion's raw score of
+    /// the active weights (inactive entries 0), from the weights after the optimizer step and that
+    /// step's gradient, enters s̄ ← β s̄ + (1 − β) s (s̄ = s at the first step after an update). Call it
+    /// after every optimizer step, and at an update step BEFORE [`Self::update`], so the update's own
+    /// step counts.
+    pub fn observe_step<R: Rng + ?Sized>(
+        &mut self,
+        layers: &[LayerTopology],
+        rng: &mut R,
+    ) -> Result<(), DstError> {
+        if !self.needs_step_scores() {
+            return Ok(());
+        }
+        self.check(layers)?;
+        let n = layers.len();
+        self.window_scores.resize(n, None);
+        let beta = self.policy.score_beta as f32;
+        for (l, layer) in layers.iter().enumerate() {
+            if !self.may_prune(l) {
+                continue;
+            }
+            let mut s = self.policy.prune.scores(layer, rng)?;
+            for (s, &m) in s.iter_mut().zip(&layer.mask) {
+                if !m {
+                    *s = 0.0;
+                }
+            }
+            match self.window_scores[l].as_mut() {
+                Some(run) => run
+                    .iter_mut()
+                    .zip(&s)
+                    .for_each(|(r, &s)| *r = *r * beta + (1.0 - beta) * s),
+                None => self.window_scores[l] = Some(s),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the updates of this policy may remove connections of layer `l`: not kept dense, and not a
+    /// layer that the layer densities make dense at both ends of the schedule (ERK's saturated layers).
+    fn may_prune(&self, l: usize) -> bool {
+        !self.keeps_dense(l) && self.start_densities[l].min(self.final_densities[l]) < 1.0
+    }
+
+    /// Ends the running-score window (after any topology change).
+    fn reset_window(&mut self) {
+        self.window_scores.iter_mut().for_each(|w| *w = None);
+    }
+
     /// Runs the topology update of `step` on the layers (no-op report when `step` is not an update step).
     pub fn update<R: Rng + ?Sized>(
         &mut self,
@@ -251,11 +344,16 @@ impl SparsityController {
                 }
                 PolicyKind::Dense | PolicyKind::Static => {}
             }
+            self.reset_window();
+            if self.schedule.last_update().is_none_or(|last| step >= last) {
+                self.finished = true;
+            }
         }
         Ok(self.report(step, layers, &before, &pruned, &grown))
     }
 
-    /// Pruning scores of layer `l`, normalised and averaged over updates as the policy says.
+    /// Pruning scores of layer `l`: the running score of the window when steps were observed
+    /// (`score_beta > 0`), else the criterion's score now; then normalised as the policy says.
     fn prune_scores<R: Rng + ?Sized>(
         &mut self,
         layer: &LayerTopology,
@@ -263,19 +361,11 @@ impl SparsityController {
         rng: &mut R,
     ) -> Result<Vec<f32>, DstError> {
         let p = &self.policy;
-        let mut s = p.prune.scores(layer, rng)?;
+        let mut s = match self.window_scores.get(l).and_then(Option::as_ref) {
+            Some(running) => running.clone(),
+            None => p.prune.scores(layer, rng)?,
+        };
         prune::normalize(&mut s, layer, p.normalization, p.norm_type);
-        if p.score_beta > 0.0 {
-            let beta = p.score_beta as f32;
-            if let Some(prev) = &self.running[l] {
-                for (s, &r) in s.iter_mut().zip(prev) {
-                    if !r.is_nan() {
-                        *s = beta * r + (1.0 - beta) * *s;
-                    }
-                }
-            }
-            self.running[l] = Some(s.clone());
-        }
         Ok(s)
     }
 
@@ -336,7 +426,10 @@ impl SparsityController {
     }
 
     /// Remove ⌈α · active⌉ (per layer, or over the module with `scope = "global"`), optionally chain
-    /// removal, then regrow each layer back to its count before the update.
+    /// removal, then regrow what was removed: layer scope, each layer back to its count before the
+    /// update; global scope, the module's total back to its count, the grow criterion's candidates of
+    /// all the pruned layers ranked together (a layer kept dense that chain removal touched regrows its
+    /// own). CHT's early stop reads each layer's overlap of regrown with removed links.
     fn prune_and_regrow<R: Rng + ?Sized>(
         &mut self,
         step: u64,
@@ -348,16 +441,16 @@ impl SparsityController {
     ) -> Result<(), DstError> {
         let counts: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
         let sparse: Vec<bool> = layers.iter().map(|l| l.active() < l.mask.len()).collect();
+        let chosen: Vec<usize> = (0..layers.len()).filter(|&l| sparse[l]).collect();
         let ceil_k = |n: usize| ((alpha * n as f64).ceil() as usize).min(n);
         let mut removed: Vec<Vec<usize>> = vec![Vec::new(); layers.len()];
         match self.policy.scope {
             Scope::Layer => {
-                for l in (0..layers.len()).filter(|&l| sparse[l]) {
+                for &l in &chosen {
                     removed[l] = self.removals(step, &layers[l], l, ceil_k(counts[l]), rng)?;
                 }
             }
             Scope::Global => {
-                let chosen: Vec<usize> = (0..layers.len()).filter(|&l| sparse[l]).collect();
                 let k = ceil_k(chosen.iter().map(|&l| counts[l]).sum());
                 removed = self.global_removals(step, layers, &chosen, k, rng)?;
             }
@@ -370,27 +463,72 @@ impl SparsityController {
                 r.extend(extra);
             }
         }
+        let deficit = |layers: &[LayerTopology], l: usize| counts[l] - layers[l].active();
+        let mut added: Vec<Vec<usize>> = vec![Vec::new(); layers.len()];
+        match self.policy.scope {
+            Scope::Layer => {
+                for l in 0..layers.len() {
+                    let k = deficit(layers, l);
+                    if k > 0 {
+                        added[l] = self.growth(&layers[l], k, rng)?;
+                        self.apply_growth(&mut layers[l], &added[l], rng);
+                    }
+                }
+            }
+            Scope::Global => {
+                let k: usize = chosen.iter().map(|&l| deficit(layers, l)).sum();
+                if k > 0 {
+                    added = self.global_growth(layers, &chosen, k, rng)?;
+                }
+                for l in (0..layers.len()).filter(|&l| !sparse[l]) {
+                    let k = deficit(layers, l);
+                    if k > 0 {
+                        added[l] = self.growth(&layers[l], k, rng)?;
+                    }
+                }
+                for (l, layer) in layers.iter_mut().enumerate() {
+                    self.apply_growth(layer, &added[l], rng);
+                }
+            }
+        }
         let mut overlaps = Vec::new();
         for l in 0..layers.len() {
             pruned[l].extend(&removed[l]);
-            let k = counts[l] - layers[l].active();
-            if k == 0 {
-                continue;
+            // The layer's own count in layer scope; under global scope an overlap of 1 still means the
+            // layer regrew exactly what it lost.
+            let n = removed[l].len().max(added[l].len());
+            if n > 0 {
+                let mut was_removed = vec![false; layers[l].mask.len()];
+                removed[l].iter().for_each(|&i| was_removed[i] = true);
+                let same = added[l].iter().filter(|&&i| was_removed[i]).count();
+                overlaps.push(same as f64 / n as f64);
             }
-            let added = self.growth(&layers[l], k, rng)?;
-            self.apply_growth(&mut layers[l], &added, rng);
-            let mut was_removed = vec![false; layers[l].mask.len()];
-            removed[l].iter().for_each(|&i| was_removed[i] = true);
-            overlaps.push(added.iter().filter(|&&i| was_removed[i]).count() as f64 / k as f64);
-            if let Some(r) = self.running[l].as_mut() {
-                added.iter().for_each(|&i| r[i] = f32::NAN);
-            }
-            grown[l].extend(added);
+            grown[l].extend(std::mem::take(&mut added[l]));
         }
         if self.policy.early_stop && !overlaps.is_empty() && overlaps.iter().all(|&o| o > 0.9) {
             self.stopped = true;
         }
         Ok(())
+    }
+
+    /// The `k` highest-scoring inactive connections over the layers `chosen` by the grow criterion,
+    /// ranked together (global gradient growth with the gradient criterion; uniform over all their
+    /// inactive connections with random growth), per layer. Not applied.
+    fn global_growth<R: Rng + ?Sized>(
+        &self,
+        layers: &[LayerTopology],
+        chosen: &[usize],
+        k: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Vec<usize>>, DstError> {
+        let mut scores = Vec::with_capacity(chosen.len());
+        for &l in chosen {
+            scores.push(self.policy.grow.scores(&layers[l])?);
+        }
+        let sampling = self.policy.grow_sampling;
+        Ok(select_global(layers, chosen, inactive_indices, scores, |c, s| {
+            select_growth(c, s, k, sampling, rng)
+        }))
     }
 
     /// The `k` lowest-scoring active connections over the layers `chosen`, ranked together (global
@@ -445,20 +583,13 @@ impl SparsityController {
                 apply_removals(layer, r);
             }
         } else if target > have {
-            let mut scores = Vec::with_capacity(chosen.len());
-            for &l in &chosen {
-                scores.push(self.policy.grow.scores(&layers[l])?);
-            }
-            let sampling = self.policy.grow_sampling;
-            grown = select_global(layers, &chosen, inactive_indices, scores, |c, s| {
-                select_growth(c, s, target - have, sampling, rng)
-            });
-            for (l, (layer, g)) in layers.iter_mut().zip(&grown).enumerate() {
+            grown = self.global_growth(layers, &chosen, target - have, rng)?;
+            for (layer, g) in layers.iter_mut().zip(&grown) {
                 self.apply_growth(layer, g, rng);
-                if let Some(r) = self.running[l].as_mut() {
-                    g.iter().for_each(|&i| r[i] = f32::NAN);
-                }
             }
+        }
+        if target != have {
+            self.reset_window();
         }
         Ok(self.report(step, layers, &before, &pruned, &grown))
     }
@@ -482,6 +613,7 @@ impl SparsityController {
         let n = layers.len();
         let (mut pruned, mut grown) = (vec![Vec::new(); n], vec![Vec::new(); n]);
         self.prune_and_regrow(step, layers, fraction, &mut pruned, &mut grown, rng)?;
+        self.reset_window();
         Ok(self.report(step, layers, &before, &pruned, &grown))
     }
 

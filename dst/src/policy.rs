@@ -129,14 +129,17 @@ pub enum Sampling {
     Soft,
 }
 
-/// Ranking scope of pruning.
+/// Ranking scope of pruning and growth in a prune-and-regrow step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scope {
-    /// Each layer removes its own ⌈α · active⌉ lowest.
+    /// Each layer removes its own ⌈α · active⌉ lowest and regrows as many: layer densities stay fixed.
     #[default]
     Layer,
-    /// All layers of the module ranked together; each layer regrows what it lost.
+    /// All layers of the module ranked together for pruning and for growth; layer densities move (the
+    /// module's active count stays exact). Random growth is then uniform over all inactive connections
+    /// of those layers. Normalised scores (`normalization`) are compared across layers as they are.
+    /// The gradual kinds' scheduled density steps stay per layer.
     Global,
 }
 
@@ -198,15 +201,20 @@ pub struct SparsityPolicy {
     pub prune_sampling: Sampling,
     /// Soft pruning temperature at the first and the last update (CHTs MLP code: 1 → 3).
     pub temperature: [f64; 2],
-    /// Ranking scope of pruning.
+    /// Ranking scope of pruning and growth.
     pub scope: Scope,
     /// Score normalisation.
     pub normalization: Normalization,
     /// Reduction of the normalisation.
     pub norm_type: NormType,
-    /// Running average of the pruning score (0 = off): s̄ ← β s̄ + (1 − β) s, updated at each topology
-    /// update (the reference updates it every step; here the scores are only read at updates). Grown
-    /// connections start without history.
+    /// Running average of the pruning score over the optimizer steps between two topology updates
+    /// (0 = off; Nowak et al. 2023, `MagnitudeRunningPruner` / `SNIPRunningPruner`): after every
+    /// optimizer step s̄ ← β s̄ + (1 − β) s, with s the criterion's raw score of the active weights
+    /// (inactive 0) from the weights after the step and that step's gradient, and s̄ = s at the first
+    /// step after an update; an update ranks by s̄ (normalised then) and starts a new window. The agent
+    /// feeds it through `SparsityController::observe_step`. With a gradient-based criterion (`mest`,
+    /// `snip`, `taylor`, `sensitivity`, `reciprocal-sensitivity`, `grad-step`) this costs one host copy
+    /// of every sparse layer's gradient per optimizer step (only when β > 0). Not used by `set`.
     pub score_beta: f64,
     /// Growth criterion.
     pub grow: GrowCriterion,
@@ -235,6 +243,10 @@ pub struct SparsityPolicy {
     /// How the module's masked layers compute (`masked-dense`, `sparse`, `auto`; see [`Execution`]). The
     /// default is `masked-dense`, the behaviour every earlier result was measured with.
     pub execution: Execution,
+    /// After every optimizer step of the module, check that each inactive weight and its optimizer moments
+    /// are exactly zero, and stop the run with the layer's name if not. It reads the optimizer state at
+    /// every step (slow): a check for tests and for a new method, off by default.
+    pub check_invariant: bool,
 }
 
 impl Default for SparsityPolicy {
@@ -271,6 +283,7 @@ impl Default for SparsityPolicy {
             density_schedule: DensitySchedule::Cubic,
             evolve_during_gradual: false,
             execution: Execution::MaskedDense,
+            check_invariant: false,
         }
     }
 }

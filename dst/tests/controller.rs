@@ -81,6 +81,7 @@ proptest! {
             chain_removal,
             ..Default::default()
         };
+        let global = policy.scope == Scope::Global;
         let mut ctl = SparsityController::new(&policy, &shapes(&layers), 100).unwrap();
         ctl.init_masks(&mut layers, &mut rng).unwrap();
         assert_inactive_zero(&layers);
@@ -88,13 +89,26 @@ proptest! {
         prop_assert_eq!(&counts[..], ctl.active_counts());
         for step in [10, 20] {
             let before: Vec<Vec<bool>> = layers.iter().map(|l| l.mask.clone()).collect();
+            let before_counts: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
             let report = ctl.update(step, &mut layers, &mut rng).unwrap();
             let after: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
-            prop_assert_eq!(&after, &counts);
+            // Layer scope: every layer's count is exact; global scope: the module's total is.
+            if global {
+                prop_assert_eq!(after.iter().sum::<usize>(), counts.iter().sum::<usize>());
+                let pruned: usize = report.layers.iter().map(|r| r.pruned).sum();
+                let grown: usize = report.layers.iter().map(|r| r.grown).sum();
+                prop_assert_eq!(pruned, grown);
+            } else {
+                prop_assert_eq!(&after, &counts);
+            }
+            prop_assert_eq!(&after[..], ctl.active_counts());
             assert_inactive_zero(&layers);
             for (l, layer) in layers.iter().enumerate() {
                 let r = &report.layers[l];
-                prop_assert_eq!(r.pruned, r.grown);
+                prop_assert_eq!(r.active + r.pruned, before_counts[l] + r.grown);
+                if !global {
+                    prop_assert_eq!(r.pruned, r.grown);
+                }
                 // Every connection that left the mask is zero.
                 for ((&was, &is), &w) in before[l].iter().zip(&layer.mask).zip(&layer.weight) {
                     if was && !is {
@@ -278,4 +292,156 @@ fn early_stop_ends_evolution_when_regrowth_repeats_removal() {
     let report = ctl.update(10, &mut layers, &mut rng).unwrap();
     assert_eq!(report.layers[0].regrown_same, report.layers[0].grown);
     assert!(report.stopped && ctl.stopped() && !ctl.wants_update(20));
+}
+
+/// Two layers, [10 × 20] and [10 × 10], at density 0.3 (uniform), with the second layer's gradients ten
+/// times the first's.
+fn unequal_gradients(rng: &mut StdRng) -> Vec<LayerTopology> {
+    let mut layers = chain(&[20, 10, 10], rng);
+    for g in layers[1].grad.as_mut().unwrap() {
+        *g *= 10.0;
+    }
+    layers
+}
+
+fn rigl(scope: Scope) -> SparsityPolicy {
+    SparsityPolicy {
+        density: 0.3,
+        distribution: Distribution::Uniform,
+        grow: GrowCriterion::Gradient,
+        drop_fraction: 0.3,
+        drop_schedule: sparse_rl_dst::policy::DropSchedule::Constant,
+        update_interval: 10,
+        update_end: 1.0,
+        scope,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn global_gradient_growth_moves_connections_to_the_larger_gradients() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut layers = unequal_gradients(&mut rng);
+    let mut ctl = SparsityController::new(&rigl(Scope::Global), &shapes(&layers), 100).unwrap();
+    ctl.init_masks(&mut layers, &mut rng).unwrap();
+    let counts: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
+    let total: usize = counts.iter().sum();
+    let mut last = counts.clone();
+    for step in [10, 20, 30] {
+        // Training between updates: fresh active weights and gradients, the second layer's ten times larger.
+        for (l, layer) in layers.iter_mut().enumerate() {
+            let scale = if l == 1 { 10.0 } else { 1.0 };
+            for (w, &m) in layer.weight.iter_mut().zip(&layer.mask) {
+                *w = if m { rng.random_range(-1.0f32..1.0) } else { 0.0 };
+            }
+            let g = (0..layer.mask.len())
+                .map(|_| scale * rng.random_range(-1.0f32..1.0))
+                .collect();
+            layer.grad = Some(g);
+        }
+        let report = ctl.update(step, &mut layers, &mut rng).unwrap();
+        let now: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
+        assert_eq!(now.iter().sum::<usize>(), total, "step {step}: {now:?}");
+        assert_eq!(ctl.active_counts(), &now[..]);
+        assert!(now[1] > last[1], "step {step}: {last:?} -> {now:?}");
+        // Every grown connection of the first layer has a gradient no larger than any inactive one of
+        // the second: growth ranked both layers together.
+        let g = |l: usize, i: usize| layers[l].grad.as_ref().unwrap()[i].abs();
+        let grown0 = (0..layers[0].mask.len()).filter(|&i| layers[0].mask[i] && !report.layers[0].keep[i]);
+        let max_grown0 = grown0.map(|i| g(0, i)).fold(0.0, f32::max);
+        let min_out1 = (0..layers[1].mask.len())
+            .filter(|&i| !layers[1].mask[i])
+            .map(|i| g(1, i))
+            .fold(f32::INFINITY, f32::min);
+        assert!(
+            max_grown0 <= min_out1,
+            "grew |g| {max_grown0} in fc0 while {min_out1} stayed out of fc1"
+        );
+        last = now;
+    }
+    assert!(
+        last[1] > counts[1] && last[0] < counts[0],
+        "{counts:?} -> {last:?}"
+    );
+}
+
+#[test]
+fn layer_scope_keeps_per_layer_counts() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut layers = unequal_gradients(&mut rng);
+    let mut ctl = SparsityController::new(&rigl(Scope::Layer), &shapes(&layers), 100).unwrap();
+    ctl.init_masks(&mut layers, &mut rng).unwrap();
+    let counts: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
+    for step in [10, 20, 30] {
+        let report = ctl.update(step, &mut layers, &mut rng).unwrap();
+        let now: Vec<usize> = layers.iter().map(LayerTopology::active).collect();
+        assert_eq!(now, counts, "step {step}");
+        assert!(report.layers.iter().all(|r| r.pruned == r.grown && r.pruned > 0));
+    }
+}
+
+#[test]
+fn global_random_growth_is_uniform_over_the_module() {
+    // Random growth under global scope draws among all inactive connections of the pruned layers: the
+    // share grown into a layer follows its share of the inactive connections.
+    let (mut grown, mut inactive_share) = ([0usize; 2], 0.0);
+    let trials = 200;
+    for seed in 0..trials {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut layers = chain(&[30, 10, 10], &mut rng);
+        let policy = SparsityPolicy {
+            grow: GrowCriterion::Random,
+            ..rigl(Scope::Global)
+        };
+        let mut ctl = SparsityController::new(&policy, &shapes(&layers), 100).unwrap();
+        ctl.init_masks(&mut layers, &mut rng).unwrap();
+        let total: usize = layers.iter().map(LayerTopology::active).sum();
+        let report = ctl.update(10, &mut layers, &mut rng).unwrap();
+        assert_eq!(layers.iter().map(LayerTopology::active).sum::<usize>(), total);
+        // Candidates after removal: the inactive connections before plus the removed ones.
+        let cands: Vec<usize> = report
+            .layers
+            .iter()
+            .zip(&layers)
+            .map(|(r, l)| l.mask.len() - l.active() + r.grown)
+            .collect();
+        inactive_share += cands[0] as f64 / (cands[0] + cands[1]) as f64;
+        for (g, r) in grown.iter_mut().zip(&report.layers) {
+            *g += r.grown;
+        }
+    }
+    let share = grown[0] as f64 / (grown[0] + grown[1]) as f64;
+    let expected = inactive_share / trials as f64;
+    assert!(
+        (share - expected).abs() < 0.02,
+        "grown share {share:.3}, inactive share {expected:.3}"
+    );
+}
+
+#[test]
+fn global_early_stop_reads_each_layers_overlap() {
+    // Global magnitude pruning + global gradient growth where the active links' gradients dwarf all
+    // others: every layer regrows exactly what it lost, so CHT's early stop fires under global scope.
+    let mut rng = StdRng::seed_from_u64(12);
+    let mut layers = chain(&[12, 8, 6], &mut rng);
+    let policy = SparsityPolicy {
+        early_stop: true,
+        ..rigl(Scope::Global)
+    };
+    let mut ctl = SparsityController::new(&policy, &shapes(&layers), 100).unwrap();
+    ctl.init_masks(&mut layers, &mut rng).unwrap();
+    for l in &mut layers {
+        let g: Vec<f32> = l.mask.iter().map(|&m| if m { 100.0 } else { 0.01 }).collect();
+        l.grad = Some(g);
+    }
+    let before: Vec<Vec<bool>> = layers.iter().map(|l| l.mask.clone()).collect();
+    let report = ctl.update(10, &mut layers, &mut rng).unwrap();
+    for (r, (l, b)) in report.layers.iter().zip(layers.iter().zip(&before)) {
+        assert!(
+            r.pruned > 0 && r.regrown_same == r.grown && r.grown == r.pruned,
+            "{r:?}"
+        );
+        assert_eq!(&l.mask, b);
+    }
+    assert!(report.stopped && ctl.stopped());
 }

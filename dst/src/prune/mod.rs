@@ -25,6 +25,20 @@ use crate::select::{lowest_k, sample_weighted};
 use crate::topology::LayerTopology;
 
 /// A pruning criterion, named as in the TOML policy (`prune = "magnitude"`).
+///
+/// Which criteria coincide. A hard top-k removal depends only on the ORDER of the scores it compares, and
+/// an increasing function of a score keeps that order. `taylor` = (w·g)² = `snip`², so the two remove
+/// the same connections (up to f32 rounding of the square), in either scope, with no normalisation or
+/// any `norm_type = "max"` normalisation (max(s²) = (max s)², so the normalised taylor score is the
+/// square of the normalised snip score); and with `norm_type = "sum"` when each ranking compares one
+/// normalisation group only (`normalization = "layer"` under `scope = "layer"`). They differ when
+/// sum-normalised scores of different groups are compared (s / Σs and s² / Σs² do not order alike across
+/// groups): `normalization = "input"` or `"output"` with `norm_type = "sum"`, or `"layer"` + `"sum"`
+/// under `scope = "global"`; with a running average (`score_beta > 0`: the mean of squares is not the
+/// square of the mean); and with soft sampling (p ∝ score^T is another distribution for s and s²). No
+/// other pair is a monotone transform of another: `magnitude` vs `grad-step` |w − γg|, `magnitude` vs
+/// `mest` |w| + γ|g| and `sensitivity` vs `reciprocal-sensitivity` (for ε → 0 one is the reciprocal of the
+/// other, which REVERSES the order) remove different sets in general.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PruneCriterion {
