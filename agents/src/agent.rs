@@ -36,6 +36,10 @@ pub struct ModuleStats {
     pub nonzero: usize,
     /// Fraction of the module's connections replaced at the last topology update.
     pub topology_change: f64,
+    /// Gradient steps the module has taken (the clock of its schedule).
+    pub gradient_steps: usize,
+    /// Topology updates the module has carried out.
+    pub topology_updates: usize,
 }
 
 /// Training and inference FLOPs relative to the dense agent of the same shape.

@@ -23,7 +23,7 @@ use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
 use crate::replay::{Batch, ReplayBuffer, Transition};
-use crate::sparse_module::ModuleSparsity;
+use crate::sparse_module::{multiples_between, ModuleSparsity};
 use crate::target::soft_update;
 use crate::tensors::{argmax_rows, index_column, matrix, to_vec, vector};
 
@@ -145,8 +145,6 @@ pub struct Dqn<B: AutodiffBackend> {
     replay: ReplayBuffer,
     batch: Batch,
     rng: rand_pcg::Pcg64Mcg,
-    /// Gradient steps done: the clock of the sparsity schedules.
-    updates: usize,
     obs_dim: usize,
     n_actions: usize,
     total_steps: usize,
@@ -185,7 +183,7 @@ impl<B: AutodiffBackend> Dqn<B> {
         }
         .init_for::<B>(&policy("critic"), &device)?;
         let mut online = QNetwork { encoder, head };
-        let total_updates = total_steps.saturating_sub(config.learning_starts) / config.train_frequency;
+        let total_updates = multiples_between(config.learning_starts, total_steps, config.train_frequency);
         let mut sparsity = [
             ModuleSparsity::new(
                 "encoder",
@@ -213,7 +211,6 @@ impl<B: AutodiffBackend> Dqn<B> {
             replay: ReplayBuffer::new(config.buffer_size, obs_space.flat_dim(), 1),
             batch: Batch::default(),
             rng,
-            updates: 0,
             obs_dim: obs_space.flat_dim(),
             n_actions,
             total_steps,
@@ -238,10 +235,9 @@ impl<B: AutodiffBackend> Dqn<B> {
 
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
         let c = &self.config;
-        let u = self.updates;
         let dense = [
-            self.sparsity[0].needs_dense_grad(u),
-            self.sparsity[1].needs_dense_grad(u),
+            self.sparsity[0].needs_dense_grad(),
+            self.sparsity[1].needs_dense_grad(),
         ];
         self.replay
             .sample_into(c.batch_size, &mut self.rng, &mut self.batch);
@@ -283,10 +279,10 @@ impl<B: AutodiffBackend> Dqn<B> {
                 message: format!("DQN TD loss is {loss_value}"),
             });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.online);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.online);
         let host_grads = [
-            dense[0].then(|| crate::sparse_module::host_grads(&self.online.encoder.sparse_layers(), &grads)),
-            dense[1].then(|| crate::sparse_module::host_grads(&self.online.head.sparse_layers(), &grads)),
+            self.sparsity[0].take_grads(&self.online.encoder.sparse_layers(), &mut grads, dense[0]),
+            self.sparsity[1].take_grads(&self.online.head.sparse_layers(), &mut grads, dense[1]),
         ];
         self.online = self
             .optim
@@ -302,7 +298,7 @@ impl<B: AutodiffBackend> Dqn<B> {
             &mut self.rng,
         );
         self.sparsity[0]
-            .update(u, layers, g_enc, optim, rng)
+            .after_step(layers, g_enc, optim, rng)
             .map_err(topology_error)?;
         let (layers, optim, rng) = (
             self.online.head.sparse_layers_mut(),
@@ -310,13 +306,12 @@ impl<B: AutodiffBackend> Dqn<B> {
             &mut self.rng,
         );
         self.sparsity[1]
-            .update(u, layers, g_head, optim, rng)
+            .after_step(layers, g_head, optim, rng)
             .map_err(topology_error)?;
         let head = self.online.head.clone();
         self.online.head = self.sparsity[1]
-            .update_diagonal(u, head, &mut self.optim, &mut self.rng)
+            .update_diagonal(head, &mut self.optim, &mut self.rng)
             .map_err(topology_error)?;
-        self.updates += 1;
         self.acting = None;
         let mut metrics = vec![("losses/td_loss", loss_value)];
         if step.is_multiple_of(100) {
@@ -386,10 +381,7 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         persist::save_module(&self.online, &dir.join("online"))?;
         persist::save_module(&self.target, &dir.join("target"))?;
         persist::save_optim::<B, _, _>(&self.optim, &dir.join("optim"))?;
-        persist::save_json(
-            &dir.join("agent.json"),
-            &(&self.rng, self.updates, &self.sparsity),
-        )?;
+        persist::save_json(&dir.join("agent.json"), &(&self.rng, &self.sparsity))?;
         persist::save_replay(&self.replay, &dir.join("replay.bin"))
     }
 
@@ -399,7 +391,7 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         let fresh = FusedAdam::new(self.config.adam_eps as f32).init();
         let optim = std::mem::replace(&mut self.optim, fresh);
         self.optim = persist::load_optim::<B, _, _>(optim, &dir.join("optim"), &self.device)?;
-        (self.rng, self.updates, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
+        (self.rng, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
         self.replay = persist::load_replay(&dir.join("replay.bin"))?;
         self.acting = None;
         Ok(())

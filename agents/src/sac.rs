@@ -26,7 +26,7 @@ use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
 use crate::replay::{Batch, ReplayBuffer, Transition};
-use crate::sparse_module::{host_grads, ModuleSparsity};
+use crate::sparse_module::{multiples_between, ModuleSparsity};
 use crate::target::soft_update;
 use crate::tensors::{matrix, to_vec, vector};
 
@@ -163,13 +163,11 @@ pub struct Sac<B: AutodiffBackend> {
     q_optim: OptimizerAdaptor<FusedAdam, QNets<B>, B>,
     actor_optim: OptimizerAdaptor<FusedAdam, Mlp<B>, B>,
     alpha_optim: OptimizerAdaptor<FusedAdam, Temperature<B>, B>,
-    /// encoder, critic, actor.
+    /// encoder, critic, actor; each counts its own gradient steps.
     sparsity: [ModuleSparsity; 3],
     replay: ReplayBuffer,
     batch: Batch,
     rng: rand_pcg::Pcg64Mcg,
-    /// Critic gradient steps done: the clock of the sparsity schedules.
-    updates: usize,
     obs_dim: usize,
     low: Vec<f64>,
     high: Vec<f64>,
@@ -213,7 +211,11 @@ impl<B: AutodiffBackend> Sac<B> {
         let mut qnets = QNets { encoder, critic };
         let mut actor = mlp(feat, 2 * act_dim).init::<B>(&device);
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
+        // The critic (and encoder) steps at every env step after `learning_starts`; the actor takes
+        // `policy_frequency` steps at every `policy_frequency`-th of those env steps.
         let total = total_steps.saturating_sub(config.learning_starts);
+        let pf = config.policy_frequency;
+        let actor_total = pf * multiples_between(config.learning_starts, total_steps, pf);
         let mut sparsity = [
             ModuleSparsity::new(
                 "encoder",
@@ -223,7 +225,7 @@ impl<B: AutodiffBackend> Sac<B> {
             )?
             .with_positions(qnets.encoder.positions()),
             ModuleSparsity::new("critic", policy("critic"), &qnets.critic_layers(), total)?,
-            ModuleSparsity::new("actor", policy("actor"), &actor.sparse_layers(), total)?,
+            ModuleSparsity::new("actor", policy("actor"), &actor.sparse_layers(), actor_total)?,
         ];
         sparsity[0].init(qnets.encoder.sparse_layers_mut(), &mut rng)?;
         sparsity[1].init(qnets.critic_layers_mut(), &mut rng)?;
@@ -260,7 +262,6 @@ impl<B: AutodiffBackend> Sac<B> {
             replay: ReplayBuffer::new(config.buffer_size, obs_space.flat_dim(), act_dim),
             batch: Batch::default(),
             rng,
-            updates: 0,
             obs_dim: obs_space.flat_dim(),
             action_scale: low
                 .iter()
@@ -318,8 +319,7 @@ impl<B: AutodiffBackend> Sac<B> {
     }
 
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
-        let u = self.updates;
-        let dense = [0, 1, 2].map(|m| self.sparsity[m].needs_dense_grad(u));
+        let dense = [0, 1].map(|m| self.sparsity[m].needs_dense_grad());
         self.replay
             .sample_into(self.config.batch_size, &mut self.rng, &mut self.batch);
         let batch = std::mem::take(&mut self.batch);
@@ -353,9 +353,10 @@ impl<B: AutodiffBackend> Sac<B> {
                 message: format!("SAC critic loss is {l1} / {l2}"),
             });
         }
-        let grads = GradientsParams::from_grads((qf1_loss + qf2_loss).backward(), &self.qnets);
-        let enc_grads = dense[0].then(|| host_grads(&self.qnets.encoder.sparse_layers(), &grads));
-        let critic_grads = dense[1].then(|| host_grads(&self.qnets.critic_layers(), &grads));
+        let mut grads = GradientsParams::from_grads((qf1_loss + qf2_loss).backward(), &self.qnets);
+        let enc_grads =
+            self.sparsity[0].take_grads(&self.qnets.encoder.sparse_layers(), &mut grads, dense[0]);
+        let critic_grads = self.sparsity[1].take_grads(&self.qnets.critic_layers(), &mut grads, dense[1]);
         self.qnets = self.q_optim.step(self.config.q_lr, self.qnets.clone(), grads);
         let (layers, optim, rng) = (
             self.qnets.encoder.sparse_layers_mut(),
@@ -363,11 +364,11 @@ impl<B: AutodiffBackend> Sac<B> {
             &mut self.rng,
         );
         self.sparsity[0]
-            .update(u, layers, enc_grads, optim, rng)
+            .after_step(layers, enc_grads, optim, rng)
             .map_err(te(step))?;
         let (layers, optim, rng) = (self.qnets.critic_layers_mut(), &mut self.q_optim, &mut self.rng);
         self.sparsity[1]
-            .update(u, layers, critic_grads, optim, rng)
+            .after_step(layers, critic_grads, optim, rng)
             .map_err(te(step))?;
 
         let mut metrics = vec![("losses/qf1_loss", l1), ("losses/qf2_loss", l2)];
@@ -376,7 +377,7 @@ impl<B: AutodiffBackend> Sac<B> {
         }
         if step.is_multiple_of(self.config.policy_frequency) {
             for _ in 0..self.config.policy_frequency {
-                let actor_loss = self.actor_step(step, u, &batch.obs, dense[2])?;
+                let actor_loss = self.actor_step(step, &batch.obs)?;
                 metrics.push(("losses/actor_loss", actor_loss));
             }
             metrics.push(("losses/alpha", self.alpha()));
@@ -386,19 +387,13 @@ impl<B: AutodiffBackend> Sac<B> {
             self.target = soft_update(self.target.clone(), &self.qnets.valid(), self.config.tau, &ids);
         }
         self.batch = batch;
-        self.updates += 1;
         self.acting = None;
         Ok(metrics)
     }
 
     /// One actor update (and one α update when tuning), on the batch's observations.
-    fn actor_step(
-        &mut self,
-        step: usize,
-        update: usize,
-        obs: &[f32],
-        dense: bool,
-    ) -> Result<f64, TrainError> {
+    fn actor_step(&mut self, step: usize, obs: &[f32]) -> Result<f64, TrainError> {
+        let dense = self.sparsity[2].needs_dense_grad();
         let n = obs.len() / self.obs_dim;
         let obs = matrix::<B>(obs, n, self.obs_dim, &self.device);
         let features = self.qnets.encoder.forward(obs, false).detach();
@@ -418,8 +413,8 @@ impl<B: AutodiffBackend> Sac<B> {
                 message: format!("SAC actor loss is {value}"),
             });
         }
-        let grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
-        let actor_grads = dense.then(|| host_grads(&self.actor.sparse_layers(), &grads));
+        let mut grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
+        let actor_grads = self.sparsity[2].take_grads(&self.actor.sparse_layers(), &mut grads, dense);
         self.actor = self
             .actor_optim
             .step(self.config.policy_lr, self.actor.clone(), grads);
@@ -429,7 +424,7 @@ impl<B: AutodiffBackend> Sac<B> {
             &mut self.rng,
         );
         self.sparsity[2]
-            .update(update, layers, actor_grads, optim, rng)
+            .after_step(layers, actor_grads, optim, rng)
             .map_err(te(step))?;
         if self.config.autotune {
             let actor_inner = self.actor.valid();
@@ -530,10 +525,7 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         persist::save_optim::<B, _, _>(&self.q_optim, &dir.join("q_optim"))?;
         persist::save_optim::<B, _, _>(&self.actor_optim, &dir.join("actor_optim"))?;
         persist::save_optim::<B, _, _>(&self.alpha_optim, &dir.join("alpha_optim"))?;
-        persist::save_json(
-            &dir.join("agent.json"),
-            &(&self.rng, self.updates, &self.sparsity),
-        )?;
+        persist::save_json(&dir.join("agent.json"), &(&self.rng, &self.sparsity))?;
         persist::save_replay(&self.replay, &dir.join("replay.bin"))
     }
 
@@ -550,7 +542,7 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         self.actor_optim = persist::load_optim::<B, _, _>(p, &dir.join("actor_optim"), d)?;
         let t = std::mem::replace(&mut self.alpha_optim, adam.init());
         self.alpha_optim = persist::load_optim::<B, _, _>(t, &dir.join("alpha_optim"), d)?;
-        (self.rng, self.updates, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
+        (self.rng, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
         self.replay = persist::load_replay(&dir.join("replay.bin"))?;
         self.acting = None;
         Ok(())

@@ -1,6 +1,18 @@
 //! The glue between an agent's modules and the DST engine: one [`ModuleSparsity`] per module (encoder,
 //! critic, actor) holds that module's controller, runs its topology updates on the module's masked layers
 //! and tells the agent which optimizer moments to reset; plus the FLOP accounting of the whole agent.
+//!
+//! Each module owns its clock: it counts its own gradient steps, and its schedule (update every
+//! `update_interval` of them, from `update_start` to `update_end` of its planned steps) runs on that
+//! count, whatever the algorithm's step pattern (SAC's delayed actor, DQN's train frequency, QMIX's one
+//! step per episode). One gradient step of a module, in order:
+//! 1. [`ModuleSparsity::needs_dense_grad`] says whether the forward must be `dense` (straight-through);
+//! 2. backward, `GradientsParams::from_grads`;
+//! 3. [`ModuleSparsity::take_grads`]: the host gradients the update will read, and the gradients left for
+//!    the optimizer masked to the active connections (so neither the optimizer nor a gradient-norm clip
+//!    ever sees an inactive entry);
+//! 4. the optimizer step;
+//! 5. [`ModuleSparsity::after_step`]: counts the step and runs the topology update due at it.
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
@@ -14,8 +26,7 @@ use sparse_rl_dst::diagonal::DiagonalLinear;
 use sparse_rl_dst::evolve::{adapt, evolve, init_sparse, NamedLayer};
 use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
-use sparse_rl_dst::optim::reset_moments;
-use sparse_rl_dst::optim::MomentReset;
+use sparse_rl_dst::optim::{check_inactive_zero, reset_moments, MomentReset};
 use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy, Structure};
 use sparse_rl_dst::{DstError, LayerShape, SparseGrad, SparseLayer};
 
@@ -39,8 +50,15 @@ pub struct ModuleSparsity {
     /// Diagonal layers: (weights, stored weights) per layer, for densities and FLOPs.
     #[serde(default)]
     diagonal_sizes: Vec<(LayerShape, usize)>,
+    /// Gradient steps the module is planned to take (its schedule's 100%).
     #[serde(default)]
     total_updates: usize,
+    /// Gradient steps taken: the module's clock.
+    #[serde(default)]
+    steps: usize,
+    /// Topology updates carried out.
+    #[serde(default)]
+    topology_updates: usize,
     topology_change: f64,
 }
 
@@ -64,6 +82,7 @@ impl ModuleSparsity {
         } else {
             let c = SparsityController::new(&policy, &shapes, total_updates.max(1) as u64)
                 .map_err(|e| format!("sparsity.{name}: {e}"))?;
+            check_schedule_fires(name, &policy, &c, total_updates)?;
             Some(c)
         };
         let positions = vec![1; shapes.len()];
@@ -72,6 +91,8 @@ impl ModuleSparsity {
             diagonal: diagonal.then(|| DiagonalSchedule::new(&policy, total_updates)),
             diagonal_sizes: Vec::new(),
             total_updates,
+            steps: 0,
+            topology_updates: 0,
             policy,
             shapes,
             positions,
@@ -131,20 +152,48 @@ impl ModuleSparsity {
         self.policy.execution
     }
 
-    /// Whether gradient step `update` is a topology update that needs the dense weight gradient.
-    pub fn needs_dense_grad(&self, update: usize) -> bool {
+    /// Whether the module's next gradient step must compute the dense weight gradient (`forward_dense_grad`):
+    /// a topology update that reads it is due right after that step.
+    pub fn needs_dense_grad(&self) -> bool {
         self.controller
             .as_ref()
-            .is_some_and(|c| c.needs_dense_grad(update as u64))
+            .is_some_and(|c| c.needs_dense_grad(self.steps as u64 + 1))
     }
 
-    /// Runs the topology update of gradient step `update`, if it is one, on the module's layers (after the
-    /// optimizer step, as RigL) and resets the optimizer moments of the changed connections. `grads` are
-    /// the layers' dense host gradients when [`Self::needs_dense_grad`] said so.
-    pub fn update<B, O, M>(
+    /// Gradient steps the module has taken (its clock).
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// The host gradients of the module's `layers` that the update after this step reads (`None` when it
+    /// reads none), taken from `grads` before the optimizer step. After a `dense` forward
+    /// ([`Self::needs_dense_grad`], or a caller's own reason such as ADAPT's decision) the dense gradient
+    /// is returned and the one left in `grads` is masked to the active connections.
+    pub fn take_grads<B: AutodiffBackend>(
+        &self,
+        layers: &[&dyn SparseLayer<B>],
+        grads: &mut GradientsParams,
+        dense: bool,
+    ) -> Option<Vec<Option<Vec<f32>>>> {
+        if dense {
+            return Some(layers.iter().map(|l| l.take_dense_grad(grads)).collect());
+        }
+        // A running pruning score of a gradient criterion reads every step's gradient; the masked one
+        // serves, since only active connections are scored.
+        self.controller
+            .as_ref()
+            .is_some_and(SparsityController::needs_step_grad)
+            .then(|| host_grads(layers, grads))
+    }
+
+    /// After the module's optimizer step: counts the step, folds it into the running pruning score when
+    /// the policy keeps one (`score_beta > 0`), and runs the topology update due at it on the module's
+    /// layers (after the optimizer step, as RigL), resetting the optimizer moments of the changed
+    /// connections. `grads` are what [`Self::take_grads`] returned. With the policy's `check_invariant`,
+    /// then checks that every inactive weight and its moments are exactly zero.
+    pub fn after_step<B, O, M>(
         &mut self,
-        update: usize,
-        layers: Vec<&mut dyn SparseLayer<B>>,
+        mut layers: Vec<&mut dyn SparseLayer<B>>,
         grads: Option<Vec<Option<Vec<f32>>>>,
         optim: &mut OptimizerAdaptor<O, M, B>,
         rng: &mut impl Rng,
@@ -154,25 +203,64 @@ impl ModuleSparsity {
         O: MomentReset<B::InnerBackend>,
         M: AutodiffModule<B>,
     {
-        if !self
-            .controller
-            .as_ref()
-            .is_some_and(|c| c.wants_update(update as u64))
-        {
+        self.steps += 1;
+        let step = self.steps as u64;
+        if let Some(controller) = self.controller.as_mut().filter(|c| c.needs_step_scores()) {
+            let step_grads = grads.clone().unwrap_or_default();
+            let views: Vec<_> = layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    l.topology(
+                        &format!("{}.{i}", self.name),
+                        step_grads.get(i).cloned().flatten(),
+                    )
+                })
+                .collect();
+            controller.observe_step(&views, rng)?;
+        }
+        if self.controller.as_ref().is_some_and(|c| c.wants_update(step)) {
+            let views = layers
+                .iter_mut()
+                .map(|l| -> &mut dyn SparseLayer<B> { &mut **l })
+                .collect();
+            self.change_topology(views, grads, optim, |controller, named, grads, optim| {
+                let (report, optim) = evolve(controller, step, named, grads, optim, rng)?;
+                Ok((Some(report), optim))
+            })?;
+            self.topology_updates += 1;
+        }
+        self.check_invariant(&layers, optim)
+    }
+
+    /// The policy's `check_invariant`: every inactive weight of `layers` and its moments are zero.
+    fn check_invariant<B, O, M>(
+        &self,
+        layers: &[&mut dyn SparseLayer<B>],
+        optim: &OptimizerAdaptor<O, M, B>,
+    ) -> Result<(), DstError>
+    where
+        B: AutodiffBackend,
+        O: MomentReset<B::InnerBackend>,
+        M: AutodiffModule<B>,
+    {
+        if !self.policy.check_invariant || self.controller.is_none() {
             return Ok(());
         }
-        self.change_topology(layers, grads, optim, |controller, named, grads, optim| {
-            let (report, optim) = evolve(controller, update as u64, named, grads, optim, rng)?;
-            Ok((Some(report), optim))
+        let shared: Vec<&dyn SparseLayer<B>> = layers.iter().map(|l| &**l as &dyn SparseLayer<B>).collect();
+        check_inactive_zero(&self.name, &shared, optim).map_err(|e| {
+            DstError::new(format!(
+                "sparsity.{}: after gradient step {}: {e}",
+                self.name, self.steps
+            ))
         })
     }
 
-    /// DynaDiag's step `update` on the diagonal layers of `mlp` (none for other modules), after the
-    /// optimizer step: anneal, freeze, drop and regrow, with the optimizer moments of changed diagonals
-    /// reset.
+    /// DynaDiag's schedule on the diagonal layers of `mlp` (none for other modules) at the module's clock,
+    /// after [`Self::after_step`]: anneal, freeze, drop and regrow, with the optimizer moments of changed
+    /// diagonals reset.
     pub fn update_diagonal<B, O, M>(
         &mut self,
-        update: usize,
         mlp: Mlp<B>,
         optim: &mut OptimizerAdaptor<O, M, B>,
         rng: &mut impl Rng,
@@ -188,10 +276,11 @@ impl ModuleSparsity {
         let mut step = DiagonalStep::default();
         let mut changed = (0, 0);
         let mlp = mlp
-            .map_diagonal(|l| schedule.step(update as u64, l, &mut step, &mut changed, rng))
+            .map_diagonal(|l| schedule.step(self.steps as u64, l, &mut step, &mut changed, rng))
             .map_err(|e| DstError::new(format!("sparsity.{}: {e}", self.name)))?;
         if changed.1 > 0 {
             self.topology_change = changed.0 as f64 / changed.1 as f64;
+            self.topology_updates += 1;
         }
         if !step.moments.is_empty() {
             *optim = reset_moments(optim.clone(), &step.moments);
@@ -200,12 +289,11 @@ impl ModuleSparsity {
     }
 
     /// Carries out ADAPT's decision `action` (Wang et al., "Balanced Training for Sparse GANs", NeurIPS
-    /// 2023) on the module's layers after the optimizer step of gradient step `update`, resetting the
-    /// optimizer moments of the changed connections; `grads` as for [`Self::update`], needed when the
-    /// policy's grow criterion reads the gradient.
+    /// 2023) on the module's layers after [`Self::after_step`], resetting the optimizer moments of the
+    /// changed connections; `grads` as for [`Self::after_step`] (the step's forward must have been dense
+    /// when the policy's grow criterion reads the gradient).
     pub fn adapt<B, O, M>(
         &mut self,
-        update: usize,
         action: AdaptAction,
         layers: Vec<&mut dyn SparseLayer<B>>,
         grads: Option<Vec<Option<Vec<f32>>>>,
@@ -217,12 +305,18 @@ impl ModuleSparsity {
         O: MomentReset<B::InnerBackend>,
         M: AutodiffModule<B>,
     {
+        let step = self.steps as u64;
+        let changes = !matches!(action, AdaptAction::Wait | AdaptAction::Hold);
         self.change_topology(layers, grads, optim, |controller, named, grads, optim| {
-            adapt(controller, update as u64, action, named, grads, optim, rng)
-        })
+            adapt(controller, step, action, named, grads, optim, rng)
+        })?;
+        if changes {
+            self.topology_updates += 1;
+        }
+        Ok(())
     }
 
-    /// The shared frame of [`Self::update`] and [`Self::adapt`]: names the layers, lets `change` move the
+    /// The shared frame of [`Self::after_step`] and [`Self::adapt`]: names the layers, lets `change` move the
     /// topology through the controller (returning the report, `None` when nothing changed, and the optimizer
     /// with the changed connections' moments reset), then keeps that optimizer and records the change.
     /// A module without a controller (no layers) does nothing.
@@ -280,6 +374,8 @@ impl ModuleSparsity {
             params: counts.0,
             nonzero: counts.1,
             topology_change: self.topology_change,
+            gradient_steps: self.steps,
+            topology_updates: self.topology_updates,
         }
     }
 
@@ -331,6 +427,29 @@ impl ModuleSparsity {
     }
 }
 
+/// A gradual kind (dense-to-sparse, sparse-to-dense) whose schedule holds no topology update in the
+/// module's planned steps would never leave its start density: an error naming the keys, before training.
+fn check_schedule_fires(
+    name: &str,
+    policy: &SparsityPolicy,
+    controller: &SparsityController,
+    total_updates: usize,
+) -> Result<(), String> {
+    let gradual = matches!(policy.kind, PolicyKind::DenseToSparse | PolicyKind::SparseToDense);
+    if gradual && controller.schedule().last_update().is_none() {
+        return Err(format!(
+            "sparsity.{name}: kind = \"{}\" never reaches its density: update_interval = {} leaves no \
+             topology update between update_start = {} and update_end = {} of the module's {total_updates} \
+             gradient steps (lower update_interval or train longer)",
+            policy_name(policy.kind),
+            policy.update_interval,
+            policy.update_start,
+            policy.update_end,
+        ));
+    }
+    Ok(())
+}
+
 /// The module's layers named `critic.0`, `critic.1`, ... for reports.
 fn named_layers<'a, B: Backend>(
     module: &str,
@@ -341,6 +460,13 @@ fn named_layers<'a, B: Backend>(
         .enumerate()
         .map(|(i, l)| (format!("{module}.{i}"), l))
         .collect()
+}
+
+/// How many multiples of `k` lie in `(after, up_to]`: the gradient steps of a module trained at every
+/// `k`-th env step once `after` steps have passed, in a run of `up_to` steps.
+pub fn multiples_between(after: usize, up_to: usize, k: usize) -> usize {
+    let k = k.max(1);
+    (up_to / k).saturating_sub(after.min(up_to) / k)
 }
 
 /// The policy kind as the config spells it.

@@ -53,6 +53,12 @@ pub struct ModuleSummary {
     pub density: f64,
     pub params: usize,
     pub nonzero: usize,
+    /// Gradient steps the module took (the clock of its sparsity schedule).
+    #[serde(default)]
+    pub gradient_steps: usize,
+    /// Topology updates the module carried out.
+    #[serde(default)]
+    pub topology_updates: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,6 +77,8 @@ pub fn module_summaries(stats: Vec<ModuleStats>) -> BTreeMap<String, ModuleSumma
                 density: m.density,
                 params: m.params,
                 nonzero: m.nonzero,
+                gradient_steps: m.gradient_steps,
+                topology_updates: m.topology_updates,
             };
             (m.name, s)
         })

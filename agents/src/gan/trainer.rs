@@ -27,7 +27,7 @@ use super::mixture::Mixture;
 use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
 use crate::checks::{positive_counts, positive_reals, unit_interval};
 use crate::networks::{Mlp, MlpConfig};
-use crate::sparse_module::{flops_ratio, host_grads, ModuleSparsity};
+use crate::sparse_module::{flops_ratio, ModuleSparsity};
 use crate::tensors::{matrix, to_vec};
 
 /// GAN hyper-parameters (`[gan]` table). Sizes, batch, Adam's β₁ and the 2-D latent are PacGAN's
@@ -152,8 +152,6 @@ pub struct Gan<B: AutodiffBackend> {
     controller: Option<AdaptController>,
     rng: rand_pcg::Pcg64Mcg,
     seed: u64,
-    /// Iterations done: the clock of the sparsity schedules and of ADAPT.
-    updates: usize,
     device: B::Device,
 }
 
@@ -224,7 +222,6 @@ impl<B: AutodiffBackend> Gan<B> {
             sparsity: [g_sparsity, d_sparsity],
             rng,
             seed,
-            updates: 0,
             device,
         })
     }
@@ -247,7 +244,6 @@ impl<B: AutodiffBackend> Gan<B> {
     pub fn train_step(&mut self, step: usize) -> Result<StepLosses, TrainError> {
         let n = self.config.batch_size;
         let lr = self.config.learning_rate;
-        let u = self.updates;
         let fail = |message: String| TrainError { step, message };
         let topology_error = |e: sparse_rl_dst::DstError| TrainError {
             step,
@@ -255,7 +251,7 @@ impl<B: AutodiffBackend> Gan<B> {
         };
 
         // Discriminator: log σ(D(x)) + log(1 − σ(D(G(z)))), G held fixed.
-        let d_dense = self.sparsity[1].needs_dense_grad(u) || self.adapt_needs_grad(step);
+        let d_dense = self.sparsity[1].needs_dense_grad() || self.adapt_needs_grad(step);
         let real_host = self.data.sample(n, &mut self.rng);
         let real = matrix::<B>(&real_host, n, 2, &self.device);
         let z = self.latent(n);
@@ -263,12 +259,11 @@ impl<B: AutodiffBackend> Gan<B> {
         let d_loss = softplus(self.discriminator.forward(real.clone(), d_dense).neg()).mean()
             + softplus(self.discriminator.forward(fake, d_dense)).mean();
         let d_loss_value = finite("discriminator loss", d_loss.clone()).map_err(fail)?;
-        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
-        let d_grads = d_dense.then(|| host_grads(&self.discriminator.sparse_layers(), &grads));
+        let mut grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
+        let d_grads = self.sparsity[1].take_grads(&self.discriminator.sparse_layers(), &mut grads, d_dense);
         self.discriminator = self.d_optim.step(lr, self.discriminator.clone(), grads);
         self.sparsity[1]
-            .update(
-                u,
+            .after_step(
                 self.discriminator.sparse_layers_mut(),
                 d_grads.clone(),
                 &mut self.d_optim,
@@ -277,7 +272,7 @@ impl<B: AutodiffBackend> Gan<B> {
             .map_err(topology_error)?;
 
         // Generator: the non-saturating loss −log σ(D(G(z))), D after its step.
-        let g_dense = self.sparsity[0].needs_dense_grad(u);
+        let g_dense = self.sparsity[0].needs_dense_grad();
         let z = self.latent(n);
         let logits = self
             .discriminator
@@ -285,8 +280,8 @@ impl<B: AutodiffBackend> Gan<B> {
         let fake_before = mean(logits.clone().inner());
         let g_loss = softplus(logits.neg()).mean();
         let g_loss_value = finite("generator loss", g_loss.clone()).map_err(fail)?;
-        let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
-        let g_grads = g_dense.then(|| host_grads(&self.generator.sparse_layers(), &grads));
+        let mut grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
+        let g_grads = self.sparsity[0].take_grads(&self.generator.sparse_layers(), &mut grads, g_dense);
         self.generator = self.g_optim.step(lr, self.generator.clone(), grads);
         if (step as u64).is_multiple_of(self.adapt.sample_interval) {
             let d = self.discriminator.valid();
@@ -298,8 +293,7 @@ impl<B: AutodiffBackend> Gan<B> {
             });
         }
         self.sparsity[0]
-            .update(
-                u,
+            .after_step(
                 self.generator.sparse_layers_mut(),
                 g_grads,
                 &mut self.g_optim,
@@ -311,7 +305,6 @@ impl<B: AutodiffBackend> Gan<B> {
             let action = controller.decide(step as u64, &self.balance);
             self.sparsity[1]
                 .adapt(
-                    u,
                     action,
                     self.discriminator.sparse_layers_mut(),
                     d_grads,
@@ -320,7 +313,6 @@ impl<B: AutodiffBackend> Gan<B> {
                 )
                 .map_err(topology_error)?;
         }
-        self.updates += 1;
         Ok(StepLosses {
             g_loss: g_loss_value,
             d_loss: d_loss_value,
