@@ -183,7 +183,16 @@ impl EpisodeBuffer {
                     .into_iter()
                     .map(|i| first_recent + i)
                     .collect();
-                picked.extend(sample(rng, len, size - n_recent));
+                // The rest from the whole buffer without the episodes already picked, so the batch never
+                // holds an episode twice (EPyMARL samples without replacement).
+                let mut taken = vec![false; len];
+                picked.iter().for_each(|&i| taken[i] = true);
+                let rest: Vec<usize> = (0..len).filter(|&i| !taken[i]).collect();
+                picked.extend(
+                    sample(rng, rest.len(), size - n_recent)
+                        .into_iter()
+                        .map(|i| rest[i]),
+                );
                 picked
             }
         }
@@ -362,6 +371,28 @@ mod tests {
     }
 
     #[test]
+    fn a_hybrid_batch_never_holds_an_episode_twice() {
+        // 32 of 40 episodes, half from the 20 newest: drawing the rest from the whole buffer would repeat
+        // a recent episode in almost every batch.
+        let mut buf = EpisodeBuffer::new(40, SHAPE);
+        for tag in 0..40 {
+            buf.push(episode(1, false, tag as f32));
+        }
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let sampler = Sampler::Hybrid {
+            recent: 20,
+            recent_fraction: 0.5,
+        };
+        for _ in 0..100 {
+            let mut idx = buf.sample_indices(32, sampler, &mut rng);
+            assert!(idx[..16].iter().all(|&i| i >= 20), "{idx:?}");
+            idx.sort_unstable();
+            idx.dedup();
+            assert_eq!(idx.len(), 32);
+        }
+    }
+
+    #[test]
     fn hybrid_sampling_keeps_its_ratio_and_draws_recent_episodes() {
         let mut buf = EpisodeBuffer::new(1000, SHAPE);
         for tag in 0..1000 {
@@ -384,9 +415,10 @@ mod tests {
             assert_eq!(head.len(), 8);
             in_recent += idx.iter().filter(|&&i| i >= 950).count();
         }
-        // Expected share of recent episodes: 8/32 + 24/32 · 50/1000 = 0.2875; uniform would give 0.05.
+        // Expected share of recent episodes: 8/32 + 24/32 · 42/992 = 0.2818 (the rest is drawn from the
+        // 992 episodes not picked yet); uniform would give 0.05.
         let share = in_recent as f64 / (200.0 * 32.0);
-        assert!((share - 0.2875).abs() < 0.02, "{share}");
+        assert!((share - 0.2818).abs() < 0.02, "{share}");
         let uniform = buf.sample_indices(32, Sampler::Uniform, &mut rng);
         let mut sorted = uniform.clone();
         sorted.sort_unstable();

@@ -3,8 +3,9 @@
 //! buffer holds a batch) takes one gradient step on a batch of episodes: Q_tot of the taken actions against
 //! targets built from the target network (double-Q max or Soft Mellowmax per agent, mixed by the target
 //! mixer, one-step / TD(λ) / hybrid), loss = mean squared TD error over real steps, Adam with a global
-//! gradient-norm clip; the target network is a hard copy every `target_update_interval` episodes. The
-//! `agent` and `mixer` modules each follow their own sparsity policy (MAST: both RigL-style).
+//! gradient-norm clip; the target network is a hard copy every `target_update_interval` episodes, by
+//! PyMARL's rule (below). The `agent` and `mixer` modules each follow their own sparsity policy (MAST:
+//! both RigL-style), each on its own clock of gradient steps.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,7 +32,7 @@ use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
 use crate::marl::MarlAgent;
 use crate::networks::param_counts;
 use crate::persist;
-use crate::sparse_module::{flops_ratio, host_grads, ModuleSparsity};
+use crate::sparse_module::{flops_ratio, ModuleSparsity};
 use crate::tensors::{matrix, to_vec, vector};
 
 /// The trained networks: the shared agent network and the mixer (one optimizer over both, as EPyMARL).
@@ -47,10 +48,10 @@ type QmixOptim<B> = OptimizerAdaptor<FusedAdam, QmixNet<B>, B>;
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Counters {
     rng: rand_pcg::Pcg64Mcg,
-    /// Gradient steps done: the clock of the sparsity schedules.
-    updates: usize,
     /// Training episodes stored.
     episodes: usize,
+    /// The episode number (episodes before the one just stored) of the last target copy.
+    last_target_update_episode: usize,
     rewards: RunningMeanStd,
     sparsity: [ModuleSparsity; 2],
 }
@@ -106,9 +107,10 @@ impl<B: AutodiffBackend> Qmix<B> {
             .init::<B>(&device),
         };
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
-        // One gradient step per training episode; episodes at the time limit give the planned total (solved
-        // episodes end early, so a run takes a few more steps and the schedules end a little early).
-        let total_updates = total_steps / episode_limit.max(1);
+        // One gradient step per training episode once the buffer holds a batch; episodes at the time limit
+        // give the planned total (solved episodes end early, so a run takes a few more steps and the
+        // schedules, which count the modules' own steps, end a little early in env steps).
+        let total_updates = (total_steps / episode_limit.max(1)).saturating_sub(config.batch_size - 1);
         let agent_layers = online.agent.sparse_layers();
         // The agent network runs once per agent for each env step: n_agents positions per example.
         let positions = vec![shape.n_agents; agent_layers.len()];
@@ -132,8 +134,8 @@ impl<B: AutodiffBackend> Qmix<B> {
             optim: adam(&config),
             state: Counters {
                 rng,
-                updates: 0,
                 episodes: 0,
+                last_target_update_episode: 0,
                 rewards: RunningMeanStd::default(),
                 sparsity,
             },
@@ -208,10 +210,9 @@ impl<B: AutodiffBackend> Qmix<B> {
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
         let c = &self.config;
         let s = self.shape;
-        let u = self.state.updates;
         let dense = [
-            self.state.sparsity[0].needs_dense_grad(u),
-            self.state.sparsity[1].needs_dense_grad(u),
+            self.state.sparsity[0].needs_dense_grad(),
+            self.state.sparsity[1].needs_dense_grad(),
         ];
         let indices = self
             .buffer
@@ -272,10 +273,11 @@ impl<B: AutodiffBackend> Qmix<B> {
                 message: format!("QMIX TD loss is {loss_value}"),
             });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.online);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.online);
+        let sp = &self.state.sparsity;
         let host = [
-            dense[0].then(|| host_grads(&self.online.agent.sparse_layers(), &grads)),
-            dense[1].then(|| host_grads(&self.online.mixer.sparse_layers(), &grads)),
+            sp[0].take_grads(&self.online.agent.sparse_layers(), &mut grads, dense[0]),
+            sp[1].take_grads(&self.online.mixer.sparse_layers(), &mut grads, dense[1]),
         ];
         let (grads, grad_norm) = clip_grad_norm(&self.online, grads, c.grad_norm_clip);
         self.online = self.optim.step(c.learning_rate, self.online.clone(), grads);
@@ -286,8 +288,7 @@ impl<B: AutodiffBackend> Qmix<B> {
         let [g_agent, g_mixer] = host;
         let st = &mut self.state;
         st.sparsity[0]
-            .update(
-                u,
+            .after_step(
                 self.online.agent.sparse_layers_mut(),
                 g_agent,
                 &mut self.optim,
@@ -295,15 +296,13 @@ impl<B: AutodiffBackend> Qmix<B> {
             )
             .map_err(topology_error)?;
         st.sparsity[1]
-            .update(
-                u,
+            .after_step(
                 self.online.mixer.sparse_layers_mut(),
                 g_mixer,
                 &mut self.optim,
                 &mut st.rng,
             )
             .map_err(topology_error)?;
-        st.updates += 1;
         self.acting = None;
         let q_mean = q_tot.sum().into_scalar().elem::<f64>() / (bs * t) as f64;
         Ok(vec![
@@ -430,13 +429,15 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         let mut metrics = vec![("charts/epsilon", self.config.epsilon(step))];
         if self.buffer.len() >= self.config.batch_size {
             metrics.extend(self.gradient_step(step)?);
-        }
-        if self
-            .state
-            .episodes
-            .is_multiple_of(self.config.target_update_interval)
-        {
-            self.target = self.online.valid();
+            // PyMARL's `QLearner.train` (and EPyMARL's episode-based version): after the training step,
+            // copy when `episode_num - last_target_update_episode >= target_update_interval`, where
+            // `episode_num` counts the episodes run before this one (the runner increments it after
+            // training). The first copy thus follows episode `target_update_interval + 1`.
+            let episode_num = self.state.episodes - 1;
+            if episode_num - self.state.last_target_update_episode >= self.config.target_update_interval {
+                self.target = self.online.valid();
+                self.state.last_target_update_episode = episode_num;
+            }
         }
         Ok(metrics)
     }
