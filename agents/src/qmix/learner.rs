@@ -314,6 +314,12 @@ impl<B: AutodiffBackend> Qmix<B> {
     }
 }
 
+/// PyMARL's condition for the hard target copy after a training step:
+/// `(episode_num - last_target_update_episode) / target_update_interval >= 1.0`.
+fn target_copy_due(episode_num: usize, last: usize, interval: usize) -> bool {
+    (episode_num - last) as f64 / interval as f64 >= 1.0
+}
+
 /// Index of the largest value among available actions (the first on ties).
 fn argmax_available(q: &[f32], avail: &[bool]) -> usize {
     (0..q.len())
@@ -434,7 +440,8 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
             // `episode_num` counts the episodes run before this one (the runner increments it after
             // training). The first copy thus follows episode `target_update_interval + 1`.
             let episode_num = self.state.episodes - 1;
-            if episode_num - self.state.last_target_update_episode >= self.config.target_update_interval {
+            let last = self.state.last_target_update_episode;
+            if target_copy_due(episode_num, last, self.config.target_update_interval) {
                 self.target = self.online.valid();
                 self.state.last_target_update_episode = episode_num;
             }
@@ -475,5 +482,34 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         self.acting = None;
         self.begin_episode();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_copy_due;
+
+    /// The episodes after which the target is copied, training from episode `first_train` on (the buffer
+    /// then holds a batch), as PyMARL's runner and learner count them: the learner sees `episode_num` =
+    /// episodes run before the current one.
+    fn copies(first_train: usize, interval: usize, episodes: usize) -> Vec<usize> {
+        let mut last = 0;
+        let mut out = Vec::new();
+        for episode in first_train..=episodes {
+            if target_copy_due(episode - 1, last, interval) {
+                last = episode - 1;
+                out.push(episode);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn target_copies_follow_pymarls_episode_count() {
+        // EPyMARL's QMIX: batch 32, interval 200: copies after episodes 201, 401, 601 (not 200, 400).
+        assert_eq!(copies(32, 200, 700), vec![201, 401, 601]);
+        // Training starts after the interval has passed: the first copy comes with the first training
+        // step, then one interval later.
+        assert_eq!(copies(32, 10, 60), vec![32, 42, 52]);
     }
 }
