@@ -443,7 +443,7 @@ values = [0.5]
 fn presets_expand_to_valid_configs() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/studies");
     for (file, runs) in [
-        ("pruning_criteria.toml", 500),
+        ("pruning_criteria.toml", 450),
         ("growth_criteria.toml", 90),
         ("mst_modules.toml", 80),
     ] {
