@@ -11,18 +11,6 @@ use sparse_rl_dst::policy::{
 use sparse_rl_dst::prune::PruneCriterion;
 use sparse_rl_dst::{LayerShape, LayerTopology, SparsityController};
 
-const PRUNE: [PruneCriterion; 10] = [
-    PruneCriterion::Magnitude,
-    PruneCriterion::Set,
-    PruneCriterion::Random,
-    PruneCriterion::Mest,
-    PruneCriterion::Snip,
-    PruneCriterion::Taylor,
-    PruneCriterion::Sensitivity,
-    PruneCriterion::ReciprocalSensitivity,
-    PruneCriterion::GradStep,
-    PruneCriterion::Ri,
-];
 const GROW: [GrowCriterion; 5] = [
     GrowCriterion::Random,
     GrowCriterion::Gradient,
@@ -72,7 +60,7 @@ proptest! {
     ) {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut layers = chain(&[6, h1, h2, 3], &mut rng);
-        let prune = PRUNE[prune_i];
+        let prune = PruneCriterion::ALL[prune_i];
         let policy = SparsityPolicy {
             density, prune, grow: GROW[grow_i], drop_fraction: alpha, update_interval: 10, update_end: 1.0,
             prune_sampling: if soft { Sampling::Soft } else { Sampling::TopK },

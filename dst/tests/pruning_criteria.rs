@@ -11,19 +11,6 @@ use sparse_rl_dst::policy::{
 use sparse_rl_dst::prune::PruneCriterion;
 use sparse_rl_dst::{LayerShape, LayerTopology, SparsityController};
 
-const ALL: [PruneCriterion; 10] = [
-    PruneCriterion::Magnitude,
-    PruneCriterion::Set,
-    PruneCriterion::Random,
-    PruneCriterion::Mest,
-    PruneCriterion::Snip,
-    PruneCriterion::Taylor,
-    PruneCriterion::Sensitivity,
-    PruneCriterion::ReciprocalSensitivity,
-    PruneCriterion::GradStep,
-    PruneCriterion::Ri,
-];
-
 /// The gradient given to inactive connections: far above every active one, so gradient growth only ever
 /// picks connections that were inactive before the update, and the removed set is exactly
 /// "active before, inactive after".
@@ -384,7 +371,10 @@ fn distinct_criteria_remove_different_connections_except_snip_and_taylor() {
         update_end: 1.0,
         ..Default::default()
     };
-    let sets: Vec<_> = ALL.iter().map(|&c| removed_by(&base, c, &layers, 1)).collect();
+    let sets: Vec<_> = PruneCriterion::ALL
+        .iter()
+        .map(|&c| removed_by(&base, c, &layers, 1))
+        .collect();
     assert!(sets[0].iter().all(|r| !r.is_empty()));
     let coincide = |a, b| {
         matches!(
@@ -392,8 +382,8 @@ fn distinct_criteria_remove_different_connections_except_snip_and_taylor() {
             (PruneCriterion::Snip, PruneCriterion::Taylor) | (PruneCriterion::Taylor, PruneCriterion::Snip)
         )
     };
-    for (i, &a) in ALL.iter().enumerate() {
-        for (j, &b) in ALL.iter().enumerate().skip(i + 1) {
+    for (i, &a) in PruneCriterion::ALL.iter().enumerate() {
+        for (j, &b) in PruneCriterion::ALL.iter().enumerate().skip(i + 1) {
             if coincide(a, b) {
                 assert_eq!(sets[i], sets[j], "{a:?} and {b:?} should coincide");
             } else {

@@ -65,6 +65,20 @@ pub enum PruneCriterion {
 }
 
 impl PruneCriterion {
+    /// Every criterion, in the order of the table in the docs.
+    pub const ALL: [PruneCriterion; 10] = [
+        Self::Magnitude,
+        Self::Set,
+        Self::Random,
+        Self::Mest,
+        Self::Snip,
+        Self::Taylor,
+        Self::Sensitivity,
+        Self::ReciprocalSensitivity,
+        Self::GradStep,
+        Self::Ri,
+    ];
+
     /// Whether the score reads the gradient.
     pub fn uses_grad(self) -> bool {
         matches!(
