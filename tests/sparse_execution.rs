@@ -1,6 +1,6 @@
 //! A short fixed-seed SAC run with a 90 %-sparse RigL critic (two topology updates, so the dense-gradient
 //! steps and layout rebuilds are exercised) and a static 90 %-sparse actor gives the same evaluation
-//! returns with the sparse execution as with the masked-dense product (issue 7).
+//! returns with the sparse execution as with the masked-dense product.
 
 use sparse_rl::config::Config;
 use sparse_rl::run::{train, Start};

@@ -3,7 +3,7 @@
 //! 4-wide input and 1-wide output layers stay dense, as ERK leaves them), per execution and layout:
 //! `masked-dense` (burn's matmul of `W ⊙ M`), `csr` (the sparse path on an unstructured random mask) and
 //! `diagonal` (the sparse path on a DynaDiag mask of whole wrapped diagonals). The crossover density is
-//! the largest density at which `csr` is faster than `masked-dense` (issue 7).
+//! the largest density at which `csr` is faster than `masked-dense`.
 //!
 //! `cargo bench -p sparse-rl-dst --bench sparse_execution -- --warm-up-time 1 --measurement-time 3`
 

@@ -1,4 +1,4 @@
-//! The sparse execution path (issue 7) against the masked-dense product it replaces: forward values and
+//! The sparse execution path against the masked-dense product it replaces: forward values and
 //! every gradient on random shapes, densities and batches, on the training (autodiff) and the inference
 //! backend; the layout cache rebuilding only when the mask changes; the fallback on other backends.
 

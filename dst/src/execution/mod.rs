@@ -1,5 +1,5 @@
 //! Sparse execution of masked linear layers on the CPU: `Y = X · (W ⊙ M)` and its backward computed over the
-//! active connections only (issue 7), so a 90 %-sparse layer costs about a tenth of the dense products
+//! active connections only, so a 90 %-sparse layer costs about a tenth of the dense products
 //! instead of a dense product plus a mask product.
 //!
 //! The layout ([`CsrLayout`]) is built from the mask and cached per layer ([`LayoutCache`]); the kernels

@@ -3,12 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 /// Densities at or below which `auto` runs a layer sparse, from `benches/sparse_execution.rs` (one training
-/// step of the 4-256-256-1 critic at batch 256 on flex, 2 cores, criterion medians). Stop 12: masked-dense
-/// 0.90 to 0.93 ms at every density; the sparse kernels 1.48 ms at density 1.0, 0.73 at 0.5, 0.42 at 0.2,
-/// 0.27 at 0.1, 0.19 at 0.05 and 0.17 at 0.02, a crossover near 0.6. Stop 14, same bench: masked-dense 0.75
-/// to 0.85 ms; sparse 1.75 at 1.0, 0.83 at 0.5, 0.38 at 0.2, 0.26 at 0.1, 0.21 at 0.05, 0.16 at 0.02, a
-/// crossover near 0.48. The two runs put it between 0.45 and 0.6; at 0.5 the paths are within 20% of each
-/// other either way, while below 0.4 sparse won by 2× or more in both.
+/// step of the 4-256-256-1 critic at batch 256 on flex, 2 cores, criterion medians). Two runs of that bench
+/// (their figures are in the README's speed section) put the crossover between densities 0.45 and 0.6; at
+/// 0.5 the two paths are within 20% of each other either way, while below 0.4 sparse won by 2× or more in
+/// both.
 pub const AUTO_MAX_DENSITY: f64 = 0.5;
 
 /// Rows (batch × positions) below which `auto` keeps the dense product: with a handful of rows the

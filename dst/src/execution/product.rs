@@ -2,7 +2,7 @@
 //!
 //! Activations come and go in one of two host layouts ([`Host`]). Row-major is what every burn op makes;
 //! each tile of it is transposed into an L1 buffer before the products and transposed back after. Between
-//! two sparse layers of an MLP that round trip is pure overhead (it cost as much as the products, issue 7),
+//! two sparse layers of an MLP that round trip is pure overhead (it cost as much as the products),
 //! so a hidden layer can hand its output on feature-major ([`Host::FeatureMajor`]): the next layer reads
 //! its tiles in place, the bias and ReLU are applied to the output lanes while they are in registers, and
 //! the gradient flowing back between the two layers stays feature-major too.

@@ -3,7 +3,7 @@
 //! burn's `Adam` builds the step from 13 tensor ops (moment updates, bias corrections, square root,
 //! division, learning rate), each a pass over the parameter with a fresh buffer. On a 90 %-sparse agent
 //! running the sparse kernels, those passes over the dense-shaped weights cost about as much as the sparse
-//! products themselves (issue 7). [`FusedAdam`] computes the same f32 operations in the same order in one
+//! products themselves. [`FusedAdam`] computes the same f32 operations in the same order in one
 //! loop over the host buffers, so its results are those of burn's `Adam` to the bit (tested), and keeps
 //! burn's `AdamState`, so checkpoints and moment resets ([`super::MomentReset`]) are unchanged. Every other
 //! backend runs burn's `Adam`.
