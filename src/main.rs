@@ -65,7 +65,8 @@ enum Command {
     },
     /// Lists the built-in environments with their observation and action spaces.
     Envs,
-    /// Trains a grid of runs (configs × varied keys × seeds) into mean ± std tables and plots.
+    /// Trains a grid of runs (configs × varied keys × seeds) into IQM and mean tables with bootstrap CIs,
+    /// and plots.
     Study(sparse_rl::study::StudyArgs),
 }
 

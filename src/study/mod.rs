@@ -1,7 +1,8 @@
 //! `sparse-rl study`: a research question as one command. A study file names base configs
 //! (experiments), the settings to vary (axes) and the seeds; the study trains the whole grid in parallel
-//! as `sparse-rl train` child processes, resumably, and ends in `study.md` (mean ± std tables) and one
-//! plot per experiment (PNG and SVG). `--emit slurm` writes the same grid as a job array and `--collect`
+//! as `sparse-rl train` child processes, resumably, and ends in `study.md` (tables of the interquartile
+//! mean and the mean over seeds with 95% bootstrap confidence intervals, see [`stats`]) and one plot per
+//! experiment (PNG and SVG). `--emit slurm` writes the same grid as a job array and `--collect`
 //! gathers results made elsewhere.
 //!
 //! # Study file
@@ -52,6 +53,7 @@ mod plot;
 mod report;
 mod slurm;
 pub mod spec;
+pub mod stats;
 pub mod table;
 
 use std::path::{Path, PathBuf};

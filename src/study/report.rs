@@ -1,19 +1,34 @@
-//! `study.md`: per experiment, a mean ± std table of the metric (rows: the lines of the plot, columns: the
-//! x values) under its plot, then the runs that failed and why.
+//! `study.md`: per experiment, a table of the metric (rows: the lines of the plot, columns: the x values)
+//! under its plot, then the runs that failed and why. Each cell gives the interquartile mean and the mean
+//! over seeds, each with a 95% stratified percentile bootstrap confidence interval, and the number of runs:
+//! the estimates Agarwal et al. (2021) recommend for few-seed deep RL results, computed as `rliable` does
+//! (see [`super::stats`]).
 
 use std::fmt::Write;
 
 use super::manifest::{Manifest, Status};
+use super::stats::{bootstrap_ci, iqm, mean};
 use super::table::{Cell, Table};
+
+/// Bootstrap resamples per confidence interval: plenty for the 2.5% and 97.5% percentiles of a few seeds,
+/// and cheap (a cell has one task of a handful of runs).
+const RESAMPLES: usize = 2000;
+/// The resampling seed: the same runs always give the same report.
+const SEED: u64 = 0;
+const LEVEL: f64 = 0.95;
 
 /// The Markdown report of a study. `source` is the study file as given on the command line.
 pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
     let mut md = format!("# Study `{}`\n\n", manifest.study);
     let _ = writeln!(
         md,
-        "Study file `{source}`. Each cell: the mean ± sample standard deviation over seeds of `{}` in \
-         the runs' `summary.json`; `(n=k)`: the number of finished seeds, shown when it is 1 or below the \
-         fullest cell's.\n",
+        "Study file `{source}`. Each cell, over the finished seeds' `{}` in the runs' `summary.json`: \
+         the interquartile mean (IQM: the mean after cutting ⌊n/4⌋ runs from each end, as rliable \
+         computes it) and the mean, each with its 95% confidence interval in brackets, and n, the number \
+         of runs (no interval for one run). 95% stratified percentile bootstrap CIs, {RESAMPLES} \
+         resamples, seed {SEED} (Agarwal et al. 2021, \"Deep Reinforcement Learning at the Edge of the \
+         Statistical Precipice\"); a cell is one task, so the bootstrap redraws its runs with \
+         replacement. The plots show the mean with ± sample standard deviation bars.\n",
         manifest.metric
     );
     let _ = writeln!(
@@ -26,13 +41,6 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
     for t in tables {
         let _ = writeln!(md, "## {}\n", t.experiment);
         let _ = writeln!(md, "![{0}]({0}.png)\n", t.experiment);
-        let full = t
-            .rows
-            .iter()
-            .flat_map(|r| &r.cells)
-            .map(|c| c.values.len())
-            .max()
-            .unwrap_or(0);
         let _ = writeln!(
             md,
             "| {} \\ {} | {} |",
@@ -42,7 +50,7 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
         );
         let _ = writeln!(md, "|---|{}", "---:|".repeat(t.columns.len()));
         for row in &t.rows {
-            let cells: Vec<String> = row.cells.iter().map(|c| cell_text(c, full)).collect();
+            let cells: Vec<String> = row.cells.iter().map(cell_text).collect();
             let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
         }
         md.push('\n');
@@ -62,21 +70,23 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
     md
 }
 
-/// `mean ± std`, `mean (n=1)` or `–` for no finished run; `(n=k)` when seeds are missing.
-fn cell_text(cell: &Cell, full: usize) -> String {
-    let Some(mean) = cell.mean() else {
-        return "–".into();
-    };
-    let n = cell.values.len();
-    let digits = decimals(mean);
-    let mut text = match cell.std() {
-        Some(std) => format!("{mean:.digits$} ± {std:.digits$}"),
-        None => format!("{mean:.digits$}"),
-    };
-    if n < full || n == 1 {
-        let _ = write!(text, " (n={n})");
+/// `IQM 2.33 [1.00, 4.00], mean 2.33 [1.00, 4.00], n=3`; `IQM v, mean v, n=1` for one run, whose
+/// bootstrap could only repeat it; `–` for no finished run.
+fn cell_text(cell: &Cell) -> String {
+    let runs = &cell.values;
+    match runs.len() {
+        0 => "–".into(),
+        1 => format!("IQM {0}, mean {0}, n=1", number(runs[0])),
+        n => format!("IQM {}, mean {}, n={n}", with_ci(runs, iqm), with_ci(runs, mean)),
     }
-    text
+}
+
+/// `estimate [lo, hi]` of `statistic` over one task's runs, the interval in the estimate's decimals.
+fn with_ci(runs: &[f64], statistic: fn(&[f64]) -> f64) -> String {
+    let estimate = statistic(runs);
+    let (lo, hi) = bootstrap_ci(&[runs.to_vec()], statistic, RESAMPLES, SEED, LEVEL);
+    let digits = decimals(estimate);
+    format!("{estimate:.digits$} [{lo:.digits$}, {hi:.digits$}]")
 }
 
 /// Four significant digits or so, whatever the metric's scale (returns in the hundreds, coverage in units,
@@ -85,7 +95,7 @@ pub fn number(x: f64) -> String {
     format!("{x:.0$}", decimals(x))
 }
 
-/// The decimals [`number`] gives `x`; a cell's std takes its mean's, so the two read alike.
+/// The decimals [`number`] gives `x`; a confidence interval takes its estimate's, so the three read alike.
 fn decimals(x: f64) -> usize {
     match x.abs() {
         a if a >= 100.0 => 1,
@@ -99,31 +109,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cells_show_mean_std_and_missing_seeds() {
+    fn cells_show_iqm_and_mean_with_their_intervals_and_the_runs() {
+        // Three runs: a resample's mean is the lowest (1.0) or highest (4.0) run's with probability 1/27
+        // each, above 2.5%, so the interval is [1, 4]; below 4 runs the IQM cuts nothing and is the mean.
         let c = Cell {
             values: vec![1.0, 2.0, 4.0],
         };
-        assert_eq!(cell_text(&c, 3), "2.33 ± 1.53");
-        assert_eq!(cell_text(&c, 4), "2.33 ± 1.53 (n=3)");
         assert_eq!(
-            cell_text(
-                &Cell {
-                    values: vec![-150.26]
-                },
-                1
-            ),
-            "-150.3 (n=1)"
+            cell_text(&c),
+            "IQM 2.33 [1.00, 4.00], mean 2.33 [1.00, 4.00], n=3"
         );
-        assert_eq!(cell_text(&Cell::default(), 3), "–");
+        assert_eq!(
+            cell_text(&Cell {
+                values: vec![-150.26]
+            }),
+            "IQM -150.3, mean -150.3, n=1"
+        );
+        assert_eq!(cell_text(&Cell::default()), "–");
         assert_eq!(number(0.12345), "0.123");
+
+        // Eight runs, one an outlier: the IQM (the middle 4) ignores it, the mean does not, and the
+        // intervals are the bootstrap's at the report's resamples and seed.
+        let runs = vec![10.0, 11.0, 12.0, 12.0, 13.0, 14.0, 15.0, 91.0];
+        let one_task = [runs.clone()];
+        let text = cell_text(&Cell { values: runs });
+        let (iqm_lo, iqm_hi) = bootstrap_ci(&one_task, iqm, RESAMPLES, SEED, LEVEL);
+        let (mean_lo, mean_hi) = bootstrap_ci(&one_task, mean, RESAMPLES, SEED, LEVEL);
         assert_eq!(
-            cell_text(
-                &Cell {
-                    values: vec![420.0, 430.0]
-                },
-                2
-            ),
-            "425.0 ± 7.1"
+            text,
+            format!("IQM 12.75 [{iqm_lo:.2}, {iqm_hi:.2}], mean 22.25 [{mean_lo:.2}, {mean_hi:.2}], n=8")
         );
+        assert!(iqm_lo < 12.75 && 12.75 < iqm_hi && iqm_hi < mean_hi, "{text}");
+        assert!(mean_lo < 22.25 && 22.25 < mean_hi, "{text}");
     }
 }

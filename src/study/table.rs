@@ -13,10 +13,10 @@ pub struct Cell {
 
 impl Cell {
     pub fn mean(&self) -> Option<f64> {
-        (!self.values.is_empty()).then(|| self.values.iter().sum::<f64>() / self.values.len() as f64)
+        (!self.values.is_empty()).then(|| super::stats::mean(&self.values))
     }
 
-    /// The sample standard deviation (n − 1), the spread a reader expects over seeds; none for one seed.
+    /// The sample standard deviation (n − 1), the spread of the plots' error bars; none for one seed.
     pub fn std(&self) -> Option<f64> {
         let n = self.values.len();
         let mean = self.mean()?;
