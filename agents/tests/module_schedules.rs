@@ -222,7 +222,7 @@ proptest! {
     fn sac_modules_follow_their_own_schedules(
         (kind, interval, end, learning_starts) in knobs(),
         policy_frequency in 1usize..4,
-        module in 0usize..2,
+        module in 0usize..3,
     ) {
         let (kind, total) = (KINDS[kind], 120);
         let config = SacConfig {
@@ -231,16 +231,18 @@ proptest! {
             batch_size: 8,
             buffer_size: 200,
             hidden: vec![12, 12],
+            encoder_hidden: vec![32],
             ..SacConfig::default()
         };
-        let name = ["critic", "actor"][module];
+        // `modules()` order: encoder, critic, actor.
+        let name = ["encoder", "critic", "actor"][module];
         let policies = BTreeMap::from([(name.to_string(), policy(kind, interval, end))]);
         let mut env = sparse_rl_envs::make("Pendulum-v1").unwrap();
-        // The critic steps at every env step after learning starts; the actor takes `policy_frequency`
-        // steps at every `policy_frequency`-th of them.
+        // The encoder and critic step at every env step after learning starts; the actor takes
+        // `policy_frequency` steps at every `policy_frequency`-th of them.
         let steps_at = |t: usize| {
             let trained = (1..=t).filter(|s| *s > learning_starts);
-            if module == 0 {
+            if module < 2 {
                 trained.count()
             } else {
                 policy_frequency * trained.filter(|s| s % policy_frequency == 0).count()
@@ -253,7 +255,7 @@ proptest! {
         }
         let mut agent = built.unwrap();
         drive(&mut agent, env.as_mut(), total, |a, t| {
-            check(&a.modules()[module + 1], kind, (interval, end), planned, steps_at(t))
+            check(&a.modules()[module], kind, (interval, end), planned, steps_at(t))
         })?;
     }
 
