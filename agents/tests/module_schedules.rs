@@ -183,6 +183,27 @@ fn drive(
     Ok(())
 }
 
+/// Checks that a module whose schedule cannot fire was refused; else trains the agent for `total` env steps
+/// and checks module `module` (its index in `modules()`) against its schedule after every step, with
+/// `steps_at(t)` its gradient steps after env step `t`.
+fn train_and_check<A: Agent>(
+    built: Result<A, String>,
+    env: &mut dyn Env,
+    total: usize,
+    module: usize,
+    (kind, interval, end): (PolicyKind, u64, f64),
+    steps_at: impl Fn(usize) -> usize,
+) -> Result<(), TestCaseError> {
+    let planned = steps_at(total);
+    if refused(kind, interval, end, planned, &built)? {
+        return Ok(());
+    }
+    let mut agent = built.unwrap();
+    drive(&mut agent, env, total, |a, t| {
+        check(&a.modules()[module], kind, (interval, end), planned, steps_at(t))
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -207,15 +228,8 @@ proptest! {
         let policies = BTreeMap::from([(name.to_string(), policy(kind, interval, end))]);
         let mut env = sparse_rl_envs::make("CartPole-v1").unwrap();
         let steps_at = |t: usize| (1..=t).filter(|s| *s > learning_starts && s % train_frequency == 0).count();
-        let planned = steps_at(total);
         let built = Dqn::<B>::new(config, &policies, &env.observation_space(), &env.action_space(), total, 3, Default::default());
-        if refused(kind, interval, end, planned, &built)? {
-            return Ok(());
-        }
-        let mut agent = built.unwrap();
-        drive(&mut agent, env.as_mut(), total, |a, t| {
-            check(&a.modules()[module], kind, (interval, end), planned, steps_at(t))
-        })?;
+        train_and_check(built, env.as_mut(), total, module, (kind, interval, end), steps_at)?;
     }
 
     #[test]
@@ -248,15 +262,8 @@ proptest! {
                 policy_frequency * trained.filter(|s| s % policy_frequency == 0).count()
             }
         };
-        let planned = steps_at(total);
         let built = Sac::<B>::new(config, &policies, &env.observation_space(), &env.action_space(), total, 3, Default::default());
-        if refused(kind, interval, end, planned, &built)? {
-            return Ok(());
-        }
-        let mut agent = built.unwrap();
-        drive(&mut agent, env.as_mut(), total, |a, t| {
-            check(&a.modules()[module], kind, (interval, end), planned, steps_at(t))
-        })?;
+        train_and_check(built, env.as_mut(), total, module, (kind, interval, end), steps_at)?;
     }
 
     #[test]
