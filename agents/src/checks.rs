@@ -24,6 +24,24 @@ pub fn positive_reals(values: &[(&str, f64)]) -> Result<(), String> {
     }
 }
 
+/// Every layer width must be at least 1: a zero-width layer would cut the network in two.
+pub fn positive_widths(values: &[(&str, &[usize])]) -> Result<(), String> {
+    match values.iter().find(|(_, w)| w.contains(&0)) {
+        Some((k, w)) => Err(format!("{k} = {w:?}: every layer width must be positive")),
+        None => Ok(()),
+    }
+}
+
+/// A batch is drawn from the buffer: it must not be larger.
+pub fn batch_fits(batch_size: usize, buffer_size: usize) -> Result<(), String> {
+    if batch_size > buffer_size {
+        return Err(format!(
+            "batch_size ({batch_size}) must not exceed buffer_size ({buffer_size})"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +58,11 @@ mod tests {
         );
         assert!(positive_reals(&[("lr", f64::NAN)]).is_err());
         assert!(positive_counts(&[("a", 1)]).is_ok() && unit_interval(&[("g", 0.0)]).is_ok());
+        assert_eq!(
+            positive_widths(&[("hidden", &[64]), ("head_hidden", &[8, 0])]),
+            Err("head_hidden = [8, 0]: every layer width must be positive".into())
+        );
+        assert!(positive_widths(&[("hidden", &[])]).is_ok());
+        assert!(batch_fits(33, 32).is_err() && batch_fits(32, 32).is_ok());
     }
 }

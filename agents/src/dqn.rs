@@ -18,7 +18,7 @@ use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
-use crate::checks::{positive_counts, positive_reals, unit_interval};
+use crate::checks::{batch_fits, positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
@@ -102,11 +102,15 @@ impl DqnConfig {
             ("end_e", self.end_e),
             ("exploration_fraction", self.exploration_fraction),
         ])?;
-        positive_reals(&[("learning_rate", self.learning_rate)])?;
+        positive_reals(&[("learning_rate", self.learning_rate), ("adam_eps", self.adam_eps)])?;
         if self.encoder_hidden.is_empty() {
             return Err("encoder_hidden must name at least one layer".into());
         }
-        Ok(())
+        positive_widths(&[
+            ("encoder_hidden", &self.encoder_hidden),
+            ("head_hidden", &self.head_hidden),
+        ])?;
+        batch_fits(self.batch_size, self.buffer_size)
     }
 }
 
@@ -392,7 +396,7 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         let optim = std::mem::replace(&mut self.optim, fresh);
         self.optim = persist::load_optim::<B, _, _>(optim, &dir.join("optim"), &self.device)?;
         (self.rng, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
-        self.replay = persist::load_replay(&dir.join("replay.bin"))?;
+        self.replay = persist::load_replay(&dir.join("replay.bin"), &self.replay)?;
         self.acting = None;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! replay buffers, DQN, SAC and QMIX/MAST (multi-agent), and a small GAN for ADAPT.
 
 pub mod agent;
+pub mod binary;
 pub mod checks;
 pub mod dqn;
 pub mod dynadiag;

@@ -1,9 +1,14 @@
 //! Uniform experience replay of single-agent transitions, stored in flat `f32` arrays (one allocation per
 //! field, no per-transition boxing) and saved in a small binary form so a resumed run samples the same batches.
+//!
+//! The arrays grow as transitions arrive, up to the capacity: a run (and its checkpoints) holds only what it
+//! has collected, not `buffer_size` slots from the first step.
 
 use std::io::{Read, Write};
 
 use rand::Rng;
+
+use crate::binary::{invalid, read_f32s, read_header, read_u64, write_f32s, write_header, write_u64};
 
 /// One transition. `terminated` (not `truncated`) stops bootstrapping, as in CleanRL / Gymnasium 1.x.
 pub struct Transition<'a> {
@@ -51,12 +56,19 @@ impl ReplayBuffer {
             action_dim,
             len: 0,
             next: 0,
-            obs: vec![0.0; capacity * obs_dim],
-            actions: vec![0.0; capacity * action_dim],
-            rewards: vec![0.0; capacity],
-            next_obs: vec![0.0; capacity * obs_dim],
-            terminated: vec![0.0; capacity],
+            obs: Vec::new(),
+            actions: Vec::new(),
+            rewards: Vec::new(),
+            next_obs: Vec::new(),
+            terminated: Vec::new(),
         }
+    }
+
+    /// Bytes that `capacity` transitions of these sizes hold once the buffer is full (`None` if that
+    /// overflows): what a config must leave room for.
+    pub fn full_bytes(capacity: usize, obs_dim: usize, action_dim: usize) -> Option<usize> {
+        let floats = obs_dim.checked_mul(2)?.checked_add(action_dim)?.checked_add(2)?;
+        capacity.checked_mul(floats)?.checked_mul(4)
     }
 
     pub fn len(&self) -> usize {
@@ -71,15 +83,25 @@ impl ReplayBuffer {
     pub fn push(&mut self, t: Transition<'_>) {
         assert_eq!(t.obs.len(), self.obs_dim, "observation length");
         assert_eq!(t.action.len(), self.action_dim, "action length");
-        let i = self.next;
-        let (o, a) = (self.obs_dim, self.action_dim);
-        self.obs[i * o..(i + 1) * o].copy_from_slice(t.obs);
-        self.next_obs[i * o..(i + 1) * o].copy_from_slice(t.next_obs);
-        self.actions[i * a..(i + 1) * a].copy_from_slice(t.action);
-        self.rewards[i] = t.reward;
-        self.terminated[i] = if t.terminated { 1.0 } else { 0.0 };
+        let terminated = if t.terminated { 1.0 } else { 0.0 };
+        if self.len < self.capacity {
+            // Not yet full: the slots are filled in order, so `next == len` and the arrays grow by one.
+            self.obs.extend_from_slice(t.obs);
+            self.next_obs.extend_from_slice(t.next_obs);
+            self.actions.extend_from_slice(t.action);
+            self.rewards.push(t.reward);
+            self.terminated.push(terminated);
+            self.len += 1;
+        } else {
+            let i = self.next;
+            let (o, a) = (self.obs_dim, self.action_dim);
+            self.obs[i * o..(i + 1) * o].copy_from_slice(t.obs);
+            self.next_obs[i * o..(i + 1) * o].copy_from_slice(t.next_obs);
+            self.actions[i * a..(i + 1) * a].copy_from_slice(t.action);
+            self.rewards[i] = t.reward;
+            self.terminated[i] = terminated;
+        }
         self.next = (self.next + 1) % self.capacity;
-        self.len = (self.len + 1).min(self.capacity);
     }
 
     /// Samples `size` transitions uniformly with replacement into `batch` (reusing its allocations).
@@ -108,10 +130,13 @@ impl ReplayBuffer {
         }
     }
 
-    /// Writes the buffer in a little-endian binary form.
+    /// Writes the buffer in a little-endian binary form: the magic `SRLREPLY`, the format version (u32),
+    /// capacity, observation and action sizes, length and next slot (u64 each), then the filled slots of
+    /// each field (f32).
     pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        write_header(w, MAGIC, VERSION)?;
         for n in [self.capacity, self.obs_dim, self.action_dim, self.len, self.next] {
-            w.write_all(&(n as u64).to_le_bytes())?;
+            write_u64(w, n)?;
         }
         for v in [
             &self.obs,
@@ -120,47 +145,50 @@ impl ReplayBuffer {
             &self.next_obs,
             &self.terminated,
         ] {
-            for x in v.iter() {
-                w.write_all(&x.to_le_bytes())?;
-            }
+            write_f32s(w, v)?;
         }
         Ok(())
     }
 
-    /// Reads what [`ReplayBuffer::write_to`] wrote.
-    pub fn read_from(r: &mut impl Read) -> std::io::Result<Self> {
-        let mut word = [0u8; 8];
+    /// Reads what [`ReplayBuffer::write_to`] wrote, into a buffer laid out as `like` (the run's own
+    /// capacity and sizes): a file of another layout, version or a damaged header is an error before
+    /// anything is allocated.
+    pub fn read_from(r: &mut impl Read, like: &Self) -> std::io::Result<Self> {
+        read_header(r, MAGIC, VERSION, "a replay buffer")?;
         let mut header = [0usize; 5];
         for h in header.iter_mut() {
-            r.read_exact(&mut word)?;
-            *h = u64::from_le_bytes(word) as usize;
+            *h = read_u64(r)?;
         }
         let [capacity, obs_dim, action_dim, len, next] = header;
-        if capacity == 0 || len > capacity || next >= capacity {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "corrupt replay buffer header",
-            ));
+        let expected = [like.capacity, like.obs_dim, like.action_dim];
+        if [capacity, obs_dim, action_dim] != expected {
+            return Err(invalid(format!(
+                "replay buffer of capacity {capacity}, observation size {obs_dim}, action size {action_dim}; \
+                 the run's config has {}, {}, {}",
+                expected[0], expected[1], expected[2]
+            )));
         }
-        let mut buf = Self::new(capacity, obs_dim, action_dim);
+        // Filled in order until full: the next slot is the length, or anywhere once full.
+        if len > capacity || next >= capacity || (len < capacity && next != len) {
+            return Err(invalid(format!(
+                "corrupt replay buffer header (length {len}, next slot {next}, capacity {capacity})"
+            )));
+        }
+        let mut buf = Self::new(like.capacity, like.obs_dim, like.action_dim);
         buf.len = len;
         buf.next = next;
-        let mut f = [0u8; 4];
-        for v in [
-            &mut buf.obs,
-            &mut buf.actions,
-            &mut buf.rewards,
-            &mut buf.next_obs,
-            &mut buf.terminated,
-        ] {
-            for x in v.iter_mut() {
-                r.read_exact(&mut f)?;
-                *x = f32::from_le_bytes(f);
-            }
-        }
+        let (o, a) = (buf.obs_dim, buf.action_dim);
+        buf.obs = read_f32s(r, len * o)?;
+        buf.actions = read_f32s(r, len * a)?;
+        buf.rewards = read_f32s(r, len)?;
+        buf.next_obs = read_f32s(r, len * o)?;
+        buf.terminated = read_f32s(r, len)?;
         Ok(buf)
     }
 }
+
+const MAGIC: &[u8; 8] = b"SRLREPLY";
+const VERSION: u32 = 1;
 
 #[cfg(test)]
 mod tests {
@@ -201,12 +229,49 @@ mod tests {
 
     #[test]
     fn binary_round_trip_is_exact() {
+        for pushed in [0, 3, 7] {
+            let mut buf = ReplayBuffer::new(5, 2, 1);
+            push_n(&mut buf, pushed);
+            let mut bytes = Vec::new();
+            buf.write_to(&mut bytes).unwrap();
+            let like = ReplayBuffer::new(5, 2, 1);
+            let back = ReplayBuffer::read_from(&mut bytes.as_slice(), &like).unwrap();
+            assert_eq!(back, buf);
+            assert!(ReplayBuffer::read_from(&mut &bytes[..20], &like).is_err());
+        }
+    }
+
+    /// Only the filled slots are written: 8 + 4 + 5·8 header bytes, then 7 floats per transition.
+    #[test]
+    fn a_file_holds_only_the_filled_transitions() {
+        let mut buf = ReplayBuffer::new(1000, 2, 1);
+        push_n(&mut buf, 3);
+        let mut bytes = Vec::new();
+        buf.write_to(&mut bytes).unwrap();
+        assert_eq!(bytes.len(), 52 + 3 * 7 * 4);
+        assert_eq!(ReplayBuffer::full_bytes(1000, 2, 1), Some(1000 * 7 * 4));
+        assert_eq!(ReplayBuffer::full_bytes(usize::MAX, 2, 1), None);
+    }
+
+    /// A damaged or foreign file is an error, never a panic or a huge allocation.
+    #[test]
+    fn a_foreign_or_damaged_file_is_an_error() {
         let mut buf = ReplayBuffer::new(5, 2, 1);
         push_n(&mut buf, 7);
         let mut bytes = Vec::new();
         buf.write_to(&mut bytes).unwrap();
-        let back = ReplayBuffer::read_from(&mut bytes.as_slice()).unwrap();
-        assert_eq!(back, buf);
-        assert!(ReplayBuffer::read_from(&mut &bytes[..20]).is_err());
+        let other = ReplayBuffer::new(6, 2, 1);
+        let err = ReplayBuffer::read_from(&mut bytes.as_slice(), &other).unwrap_err();
+        assert!(err.to_string().contains("capacity 5"), "{err}");
+        let like = ReplayBuffer::new(5, 2, 1);
+        let mut huge = bytes.clone();
+        huge[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(ReplayBuffer::read_from(&mut huge.as_slice(), &like).is_err());
+        let mut bad_len = bytes.clone();
+        bad_len[36..44].copy_from_slice(&9u64.to_le_bytes());
+        assert!(ReplayBuffer::read_from(&mut bad_len.as_slice(), &like).is_err());
+        let mut bad_magic = bytes;
+        bad_magic[0] = b'X';
+        assert!(ReplayBuffer::read_from(&mut bad_magic.as_slice(), &like).is_err());
     }
 }

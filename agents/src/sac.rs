@@ -21,7 +21,7 @@ use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
-use crate::checks::{positive_counts, positive_reals, unit_interval};
+use crate::checks::{batch_fits, positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
@@ -92,11 +92,13 @@ impl SacConfig {
             ("policy_lr", self.policy_lr),
             ("q_lr", self.q_lr),
             ("alpha", self.alpha),
+            ("adam_eps", self.adam_eps),
         ])?;
         if self.hidden.is_empty() {
             return Err("hidden must name at least one layer".into());
         }
-        Ok(())
+        positive_widths(&[("encoder_hidden", &self.encoder_hidden), ("hidden", &self.hidden)])?;
+        batch_fits(self.batch_size, self.buffer_size)
     }
 }
 
@@ -543,7 +545,7 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         let t = std::mem::replace(&mut self.alpha_optim, adam.init());
         self.alpha_optim = persist::load_optim::<B, _, _>(t, &dir.join("alpha_optim"), d)?;
         (self.rng, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
-        self.replay = persist::load_replay(&dir.join("replay.bin"))?;
+        self.replay = persist::load_replay(&dir.join("replay.bin"), &self.replay)?;
         self.acting = None;
         Ok(())
     }

@@ -26,6 +26,8 @@ use sparse_rl_envs::Env;
 type B = Autodiff<Flex>;
 
 const FINAL_DENSITY: f64 = 0.3;
+/// Where sparse-to-dense starts: low, but above the 1-connection floor of the mixer's 1 × 4 output layer.
+const GROW_FROM: f64 = 0.15;
 const KINDS: [PolicyKind; 4] = [
     PolicyKind::Static,
     PolicyKind::SparseToSparse,
@@ -50,7 +52,7 @@ fn policy(kind: PolicyKind, interval: u64, end: f64) -> SparsityPolicy {
         kind,
         density: FINAL_DENSITY,
         init_density: if kind == PolicyKind::SparseToDense {
-            0.1
+            GROW_FROM
         } else {
             1.0
         },
@@ -106,7 +108,7 @@ fn expected(kind: PolicyKind, interval: u64, end: f64, planned: usize, steps: us
     let done = update_steps.iter().filter(|&&s| s <= steps).count();
     let (from, to) = match kind {
         PolicyKind::DenseToSparse => (1.0, FINAL_DENSITY),
-        PolicyKind::SparseToDense => (0.1, FINAL_DENSITY),
+        PolicyKind::SparseToDense => (GROW_FROM, FINAL_DENSITY),
         _ => (FINAL_DENSITY, FINAL_DENSITY),
     };
     let density = match (done, update_steps.last()) {

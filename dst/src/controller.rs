@@ -90,6 +90,25 @@ pub struct SparsityController {
     finished: bool,
 }
 
+/// The floor of every sparse layer: at least one active connection. A density whose share of a layer
+/// rounds to none is an error rather than silently raised (which would make the module denser than asked
+/// and its reported density wrong).
+fn check_connection_floor(shapes: &[LayerShape], densities: &[f64]) -> Result<(), DstError> {
+    for (l, (s, &d)) in shapes.iter().zip(densities).enumerate() {
+        let kept = d * s.len() as f64;
+        if kept.round() < 1.0 {
+            return Err(DstError::new(format!(
+                "density {d:.3e} leaves layer {l} ({} x {} weights) {kept:.2} connections; a sparse layer \
+                 keeps at least 1 (raise density to {:.3e} or more)",
+                s.rows,
+                s.cols,
+                0.5 / s.len() as f64
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl SparsityController {
     /// A controller for layers of the given shapes (in forward order; the last is the output layer) and a
     /// run of `total_steps` gradient steps.
@@ -109,6 +128,9 @@ impl SparsityController {
         };
         let start_densities = layer_densities(shapes, start, policy.distribution, &keep_dense)?;
         let final_densities = layer_densities(shapes, end, policy.distribution, &keep_dense)?;
+        for densities in [&start_densities, &final_densities] {
+            check_connection_floor(shapes, densities)?;
+        }
         let active = shapes
             .iter()
             .zip(&start_densities)

@@ -433,3 +433,32 @@ fn global_early_stop_reads_each_layers_overlap() {
     }
     assert!(report.stopped && ctl.stopped());
 }
+
+/// A density whose share of a layer rounds to no connection is refused, naming the layer and the
+/// density that would do; at that density the layer keeps exactly one.
+#[test]
+fn a_layer_below_one_connection_is_an_error() {
+    let shapes = [LayerShape::dense(120, 84), LayerShape::dense(84, 4)];
+    let mut policy = SparsityPolicy {
+        kind: PolicyKind::Static,
+        density: 2e-5,
+        sparse_output: true,
+        distribution: Distribution::Uniform,
+        ..SparsityPolicy::dense()
+    };
+    let err = SparsityController::new(&policy, &shapes, 100)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("layer 0 (120 x 84 weights)") && err.contains("at least 1"),
+        "{err}"
+    );
+    policy.density = 0.5 / (120.0 * 84.0) + 1e-9;
+    let err = SparsityController::new(&policy, &shapes, 100)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("layer 1 (84 x 4 weights)"), "{err}");
+    policy.density = 0.5 / (84.0 * 4.0) + 1e-9;
+    let c = SparsityController::new(&policy, &shapes, 100).unwrap();
+    assert_eq!(c.active_counts()[1], 1);
+}

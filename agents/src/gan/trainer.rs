@@ -25,7 +25,7 @@ use sparse_rl_dst::FusedAdam;
 use super::metrics::ModeCoverage;
 use super::mixture::Mixture;
 use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
-use crate::checks::{positive_counts, positive_reals, unit_interval};
+use crate::checks::{positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::networks::{Mlp, MlpConfig};
 use crate::sparse_module::{flops_ratio, ModuleSparsity};
 use crate::tensors::{matrix, to_vec};
@@ -107,9 +107,10 @@ impl GanConfig {
         ])?;
         positive_reals(&[("learning_rate", self.learning_rate), ("adam_eps", self.adam_eps)])?;
         unit_interval(&[("beta1", self.beta1), ("beta2", self.beta2)])?;
-        if self.generator_hidden.contains(&0) || self.discriminator_hidden.contains(&0) {
-            return Err("generator_hidden and discriminator_hidden sizes must be positive".into());
-        }
+        positive_widths(&[
+            ("generator_hidden", &self.generator_hidden),
+            ("discriminator_hidden", &self.discriminator_hidden),
+        ])?;
         if let Some(a) = &self.adapt {
             if a.total_steps != 0 && a.total_steps != total_steps as u64 {
                 return Err(format!(

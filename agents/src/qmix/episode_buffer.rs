@@ -5,11 +5,13 @@
 //! whole buffer; both views hold every episode, so one ring serves both.
 
 use std::collections::VecDeque;
-use std::io::{Error, ErrorKind, Read, Write};
+use std::io::{Read, Write};
 
 use rand::seq::index::sample;
 use rand::Rng;
 use sparse_rl_envs::MaObs;
+
+use crate::binary::{invalid, read_f32s, read_header, read_u64, write_f32s, write_header, write_u64};
 
 /// The sizes of an episode's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,8 +231,11 @@ impl EpisodeBuffer {
         b
     }
 
-    /// Writes the buffer in a little-endian binary form (for checkpoints).
+    /// Writes the buffer in a little-endian binary form (for checkpoints): the magic `SRLEPISO`, the
+    /// format version (u32), capacity, the four shape sizes and the episode count (u64 each), then per
+    /// episode its `terminated` flag and each field as a length (u64) and f32s.
     pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        write_header(w, MAGIC, VERSION)?;
         let s = self.shape;
         for n in [
             self.capacity,
@@ -246,68 +251,98 @@ impl EpisodeBuffer {
             write_u64(w, usize::from(e.terminated))?;
             for v in [&e.obs, &e.state, &e.avail, &e.actions, &e.rewards] {
                 write_u64(w, v.len())?;
-                for x in v {
-                    w.write_all(&x.to_le_bytes())?;
-                }
+                write_f32s(w, v)?;
             }
         }
         Ok(())
     }
 
-    /// Reads what [`EpisodeBuffer::write_to`] wrote.
-    pub fn read_from(r: &mut impl Read) -> std::io::Result<Self> {
+    /// Reads what [`EpisodeBuffer::write_to`] wrote into a buffer of `like`'s capacity and shape (the run's
+    /// own). A foreign layout, another version, or episodes whose fields disagree with their length or hold
+    /// actions outside the action set are errors; field lengths are trusted only as far as the bytes go.
+    pub fn read_from(r: &mut impl Read, like: &Self) -> std::io::Result<Self> {
+        read_header(r, MAGIC, VERSION, "an episode buffer")?;
         let mut header = [0usize; 6];
         for h in header.iter_mut() {
             *h = read_u64(r)?;
         }
         let [capacity, n_agents, obs_dim, state_dim, n_actions, len] = header;
-        if capacity == 0 || len > capacity {
-            return Err(Error::new(
-                ErrorKind::InvalidData,
-                "corrupt episode buffer header",
-            ));
-        }
         let shape = EpisodeShape {
             n_agents,
             obs_dim,
             state_dim,
             n_actions,
         };
+        if capacity != like.capacity || shape != like.shape {
+            return Err(invalid(format!(
+                "episode buffer of capacity {capacity} and shape {shape:?}; the run's config has {} and {:?}",
+                like.capacity, like.shape
+            )));
+        }
+        if len > capacity {
+            return Err(invalid(format!(
+                "corrupt episode buffer header ({len} episodes, capacity {capacity})"
+            )));
+        }
         let mut buf = Self::new(capacity, shape);
-        for _ in 0..len {
-            let terminated = read_u64(r)? != 0;
+        for k in 0..len {
+            let terminated = match read_u64(r)? {
+                0 => false,
+                1 => true,
+                t => return Err(invalid(format!("episode {k}: terminated flag {t}"))),
+            };
             let mut fields: [Vec<f32>; 5] = Default::default();
             for v in fields.iter_mut() {
                 let n = read_u64(r)?;
-                let mut bytes = vec![0u8; n * 4];
-                r.read_exact(&mut bytes)?;
-                *v = bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
+                *v = read_f32s(r, n)?;
             }
             let [obs, state, avail, actions, rewards] = fields;
-            buf.push(Episode {
+            let episode = Episode {
                 obs,
                 state,
                 avail,
                 actions,
                 rewards,
                 terminated,
-            });
+            };
+            check_episode(&episode, shape).map_err(|e| invalid(format!("episode {k}: {e}")))?;
+            buf.push(episode);
         }
         Ok(buf)
     }
 }
 
-fn write_u64(w: &mut impl Write, n: usize) -> std::io::Result<()> {
-    w.write_all(&(n as u64).to_le_bytes())
-}
+const MAGIC: &[u8; 8] = b"SRLEPISO";
+const VERSION: u32 = 1;
 
-fn read_u64(r: &mut impl Read) -> std::io::Result<usize> {
-    let mut word = [0u8; 8];
-    r.read_exact(&mut word)?;
-    Ok(u64::from_le_bytes(word) as usize)
+/// An episode's fields must fit its length and the shape, and its actions must index the action set
+/// (they become tensor indices).
+fn check_episode(e: &Episode, s: EpisodeShape) -> Result<(), String> {
+    let steps = e.len();
+    let sizes = [
+        ("observations", e.obs.len(), (steps + 1) * s.n_agents * s.obs_dim),
+        ("states", e.state.len(), (steps + 1) * s.state_dim),
+        (
+            "availability",
+            e.avail.len(),
+            (steps + 1) * s.n_agents * s.n_actions,
+        ),
+        ("actions", e.actions.len(), steps * s.n_agents),
+    ];
+    if steps == 0 {
+        return Err("no steps".into());
+    }
+    if let Some((field, got, want)) = sizes.iter().find(|(_, got, want)| got != want) {
+        return Err(format!("{got} {field} values for {steps} steps, expected {want}"));
+    }
+    if let Some(a) = e
+        .actions
+        .iter()
+        .find(|&&a| !(a >= 0.0 && a < s.n_actions as f32 && a.fract() == 0.0))
+    {
+        return Err(format!("action {a} outside 0..{}", s.n_actions));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -433,7 +468,38 @@ mod tests {
         buf.push(episode(3, false, -2.0));
         let mut bytes = Vec::new();
         buf.write_to(&mut bytes).unwrap();
-        assert_eq!(EpisodeBuffer::read_from(&mut bytes.as_slice()).unwrap(), buf);
-        assert!(EpisodeBuffer::read_from(&mut &bytes[..30]).is_err());
+        let like = EpisodeBuffer::new(4, SHAPE);
+        assert_eq!(
+            EpisodeBuffer::read_from(&mut bytes.as_slice(), &like).unwrap(),
+            buf
+        );
+        assert!(EpisodeBuffer::read_from(&mut &bytes[..30], &like).is_err());
+    }
+
+    /// Damaged lengths, flags, actions or a foreign shape are errors, never a panic or a huge allocation.
+    #[test]
+    fn a_damaged_or_foreign_file_is_an_error() {
+        let mut buf = EpisodeBuffer::new(4, SHAPE);
+        buf.push(episode(2, true, 1.5));
+        let mut bytes = Vec::new();
+        buf.write_to(&mut bytes).unwrap();
+        let like = EpisodeBuffer::new(4, SHAPE);
+        let other = EpisodeBuffer::new(5, SHAPE);
+        let err = EpisodeBuffer::read_from(&mut bytes.as_slice(), &other).unwrap_err();
+        assert!(err.to_string().contains("capacity 4"), "{err}");
+        let header = 12 + 6 * 8;
+        let damage = |at: usize, value: u64| {
+            let mut b = bytes.clone();
+            b[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            EpisodeBuffer::read_from(&mut b.as_slice(), &like)
+        };
+        assert!(damage(header, 7).is_err(), "terminated flag");
+        assert!(damage(header + 8, u64::MAX / 2).is_err(), "huge field length");
+        assert!(damage(header + 8, 3).is_err(), "field length against the steps");
+        let actions_at = bytes.len() - 8 - 2 * 4 - 2 * SHAPE.n_agents * 4;
+        let mut b = bytes.clone();
+        b[actions_at..actions_at + 4].copy_from_slice(&9.0f32.to_le_bytes());
+        let err = EpisodeBuffer::read_from(&mut b.as_slice(), &like).unwrap_err();
+        assert!(err.to_string().contains("action 9"), "{err}");
     }
 }

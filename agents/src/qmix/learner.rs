@@ -478,7 +478,9 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         self.optim = persist::load_optim::<B, _, _>(optim, &dir.join("optim"), &self.device)?;
         self.state = persist::load_json(&dir.join("agent.json"))?;
         let mut r = std::io::BufReader::new(std::fs::File::open(dir.join("episodes.bin"))?);
-        self.buffer = EpisodeBuffer::read_from(&mut r)?;
+        self.buffer = EpisodeBuffer::read_from(&mut r, &self.buffer).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("{}: {e}", dir.join("episodes.bin").display()))
+        })?;
         self.acting = None;
         self.begin_episode();
         Ok(())

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use learner::Qmix;
 pub use mast::MastConfig;
 
-use crate::checks::{positive_counts, positive_reals, unit_interval};
+use crate::checks::{batch_fits, positive_counts, positive_reals, unit_interval};
 
 /// QMIX hyper-parameters (`[qmix]` table). Defaults are EPyMARL's QMIX config (`qmix.yaml` over
 /// `default.yaml`); the last two keys are TD(λ) (pymarl2) and MAST, both off by default.
@@ -121,12 +121,7 @@ impl QmixConfig {
                 self.hypernet_layers
             ));
         }
-        if self.batch_size > self.buffer_size {
-            return Err(format!(
-                "batch_size ({}) must not exceed buffer_size ({})",
-                self.batch_size, self.buffer_size
-            ));
-        }
+        batch_fits(self.batch_size, self.buffer_size)?;
         self.mast.validate()
     }
 
