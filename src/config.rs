@@ -313,6 +313,40 @@ fn parse_value(raw: &str) -> toml::Value {
     }
 }
 
+/// The dotted keys whose values differ between two TOML documents (present in one only included), sorted.
+pub fn differing_keys(a: &str, b: &str) -> Result<Vec<String>> {
+    fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, toml::Value>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => flatten(&key, t, out),
+                _ => {
+                    out.insert(key, v.clone());
+                }
+            }
+        }
+    }
+    let mut maps = [BTreeMap::new(), BTreeMap::new()];
+    for (text, map) in [a, b].into_iter().zip(maps.iter_mut()) {
+        let table: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e)))?;
+        flatten("", &table, map);
+    }
+    let [a, b] = maps;
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
 /// toml's errors span several lines with a source excerpt; the CLI promises one line.
 pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
@@ -339,5 +373,13 @@ mod tests {
         assert_eq!(t["run"]["env"].as_str(), Some("Pendulum-v1"));
         assert!(apply_override(&mut t, "noequals").is_err());
         assert!(apply_override(&mut t, "run.seed.x=1").is_err());
+    }
+
+    #[test]
+    fn differing_keys_names_changed_added_and_removed_keys() {
+        let a = "[run]\nseed = 1\nenv = \"x\"\n[dqn]\nhead_hidden = [84]\n";
+        let b = "[run]\nseed = 1\nenv = \"y\"\n[dqn]\nhead_hidden = [84]\ngamma = 0.9\n";
+        assert_eq!(differing_keys(a, b).unwrap(), ["dqn.gamma", "run.env"]);
+        assert!(differing_keys(a, a).unwrap().is_empty());
     }
 }

@@ -8,5 +8,7 @@ pub mod denormals;
 pub mod gan_run;
 pub mod log;
 pub mod marl_run;
+pub mod memory;
 pub mod run;
+pub mod run_dir;
 pub mod study;

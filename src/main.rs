@@ -111,7 +111,6 @@ fn dispatch(command: Command) -> Result<()> {
                         path.display()
                     );
                 }
-                eprintln!("run directory: {}", out.display());
                 run::train_any(config, Start::Fresh { out }, pause_at)?
             };
             match summary {

@@ -3,7 +3,6 @@
 //! scalars, `episodes.csv`, `checkpoints/` latest and best with `--resume`, `summary.json`), plus the
 //! win rate (episodes solved: all food collected, all prey captured) and episodes per second.
 
-use std::fs;
 use std::io::Write;
 use std::path::Path;
 
@@ -19,24 +18,32 @@ use crate::log::progress::Progress;
 use crate::log::summary::Summary;
 use crate::log::tensorboard::Scalars;
 use crate::run::{
-    episodes_log, eval_seed, log_modules, open_run_dir, start_state, summary, Evaluation, Start,
+    eval_seed, load_run_config, log_modules, open_run_dir, start_state, summary, write_summary, Evaluation,
+    Start,
 };
 
 /// Trains a multi-agent config; see [`crate::run::train`] for `start` and `pause_at`.
 pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<Summary>> {
     let config = config.resolved();
-    let (run_dir, resumed) = open_run_dir(&config, start)?;
     let run = &config.run;
     let mut env = sparse_rl_envs::make_multi_agent(&run.env)?;
     let mut eval_env = sparse_rl_envs::make_multi_agent(&run.env)?;
+    crate::memory::check(&config)?;
     let mut agent = build_marl_agent(&config, env.as_ref())?;
-    let mut state = start_state(&run_dir, resumed, run.seed, |d| agent.load(d))?;
-    let mut scalars = Scalars::new(&run_dir);
-    let mut returns_log = episodes_log(&run_dir)?;
+    let run_dir = open_run_dir(&config, start)?;
+    let dir = run_dir.path();
+    let mut state = start_state(&run_dir, run.seed, |d| agent.load(d))?;
+    let mut scalars = Scalars::new(dir)?;
+    let mut episodes = run_dir.episodes_log()?;
     let progress = Progress::new(run.total_steps, state.step);
-    let mut cadence = Cadence::new(&run_dir, run, pause_at, &state);
+    let cadence = Cadence::new(dir, run_dir.config_text().into(), run, pause_at, &state);
     let (step_at_start, episodes_at_start) = (state.step, state.episodes);
     let mut recent: Vec<f64> = Vec::new();
+    let stop = |e: anyhow::Error, scalars: &mut Scalars| {
+        progress.finish();
+        let _ = scalars.flush();
+        cadence.stopped(e)
+    };
 
     while state.step < run.total_steps {
         let (ep_return, ep_len, won) = play_training_episode(
@@ -45,58 +52,50 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
             state.seed_rng.next_u64(),
             &mut state.step,
         )
-        .or_else(|e| {
-            progress.finish();
-            scalars.flush();
-            bail!(
-                "training stopped at {e:#}; the last good checkpoint is in {}",
-                run_dir.join("checkpoints").display()
-            )
-        })?;
+        .map_err(|e| stop(e, &mut scalars))?;
         state.episodes += 1;
         let step = state.step;
-        scalars.scalar("charts/episodic_return", ep_return, step);
-        scalars.scalar("charts/episodic_length", ep_len as f64, step);
-        scalars.scalar("charts/solved", f64::from(u8::from(won)), step);
-        writeln!(returns_log, "{step},{ep_return},{ep_len}")?;
+        scalars.scalar("charts/episodic_return", ep_return, step)?;
+        scalars.scalar("charts/episodic_length", ep_len as f64, step)?;
+        scalars.scalar("charts/solved", f64::from(u8::from(won)), step)?;
+        episodes.row(step, ep_return, ep_len)?;
         recent.push(ep_return);
         if recent.len() > 20 {
             recent.remove(0);
         }
         let elapsed = cadence.elapsed();
         let sps = (step - step_at_start) as f64 / elapsed;
-        scalars.scalar("charts/SPS", sps, step);
+        scalars.scalar("charts/SPS", sps, step)?;
         scalars.scalar(
             "charts/episodes_per_second",
             (state.episodes - episodes_at_start) as f64 / elapsed,
             step,
-        );
+        )?;
         progress.update(step, sps, Some(recent.iter().sum::<f64>() / recent.len() as f64));
-        log_modules(&mut scalars, &agent.modules(), step);
-        if cadence.eval_due(step) {
+        log_modules(&mut scalars, &agent.modules(), step)?;
+        let mut evaluated = None;
+        if cadence.eval_due(&mut state) {
             let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
-            log_eval(&mut scalars, &ev, step);
-            cadence.keep_best(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
+            log_eval(&mut scalars, &ev, step)?;
+            evaluated = Some(ev.mean());
         }
-        if cadence.checkpoint(&mut state, |d| Ok(agent.save(d)?))? {
+        if cadence.episode_end(&mut state, evaluated, |d| Ok(agent.save(d)?))? {
             progress.finish();
-            scalars.flush();
+            scalars.flush()?;
             return Ok(None);
         }
     }
     progress.finish();
     let (train_seconds, wall) = (cadence.elapsed(), cadence.wall());
     let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
-    log_eval(&mut scalars, &ev, state.step);
+    log_eval(&mut scalars, &ev, state.step)?;
     let flops = agent.flops();
-    scalars.scalar("flops/train_relative_to_dense", flops.train, state.step);
-    scalars.flush();
+    scalars.scalar("flops/train_relative_to_dense", flops.train, state.step)?;
+    scalars.flush()?;
+    cadence.close(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
     let mut summary = summary(run, state.step, wall, &ev, agent.modules(), flops);
     summary.episodes_per_second = Some((state.episodes - episodes_at_start) as f64 / train_seconds.max(1e-9));
-    fs::write(
-        run_dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )?;
+    write_summary(dir, &summary)?;
     Ok(Some(summary))
 }
 
@@ -126,9 +125,9 @@ fn play_training_episode(
     }
 }
 
-fn log_eval(scalars: &mut Scalars, ev: &Evaluation, step: usize) {
-    scalars.scalar("eval/return_mean", ev.mean(), step);
-    scalars.scalar("eval/win_rate", ev.win_rate().unwrap_or(0.0), step);
+fn log_eval(scalars: &mut Scalars, ev: &Evaluation, step: usize) -> Result<()> {
+    scalars.scalar("eval/return_mean", ev.mean(), step)?;
+    scalars.scalar("eval/win_rate", ev.win_rate().unwrap_or(0.0), step)
 }
 
 /// Greedy team returns and solved flags over `episodes` episodes with the run's fixed evaluation seeds.
@@ -173,22 +172,29 @@ fn greedy_episode(
     }
 }
 
-/// Loads a checkpoint of a multi-agent run with its `config` and evaluates it greedily.
-pub fn eval_run(config: &Config, run_dir: &Path, which: &str, episodes: usize) -> Result<Evaluation> {
-    let (mut agent, mut env) = load(config, run_dir, which)?;
+/// Loads a checkpoint of a multi-agent run with its `config` (whose text is `config_text`) and evaluates it
+/// greedily.
+pub fn eval_run(
+    config: &Config,
+    config_text: &str,
+    run_dir: &Path,
+    which: &str,
+    episodes: usize,
+) -> Result<Evaluation> {
+    let (mut agent, mut env) = load(config, config_text, run_dir, which)?;
     evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
 }
 
 /// Plays the first evaluation episode of a run greedily, writing the ASCII picture of every step to `out`.
 pub fn render_run(run_dir: &Path, which: &str, out: &mut dyn Write) -> Result<Evaluation> {
-    let config = Config::load(&run_dir.join("config.toml"), &[])?;
+    let (config, config_text) = load_run_config(run_dir)?;
     if !sparse_rl_envs::is_multi_agent(&config.run.env) {
         bail!(
             "--render: {} is not a multi-agent env (only gridworld runs render)",
             config.run.env
         );
     }
-    let (mut agent, mut env) = load(&config, run_dir, which)?;
+    let (mut agent, mut env) = load(&config, &config_text, run_dir, which)?;
     let mut t = 0;
     let (total, solved) = greedy_episode(
         agent.as_mut(),
@@ -208,13 +214,13 @@ pub fn render_run(run_dir: &Path, which: &str, out: &mut dyn Write) -> Result<Ev
 
 fn load(
     config: &Config,
+    config_text: &str,
     run_dir: &Path,
     which: &str,
 ) -> Result<(Box<dyn MarlAgent>, Box<dyn MultiAgentEnv>)> {
     let env = sparse_rl_envs::make_multi_agent(&config.run.env)?;
     let mut agent = build_marl_agent(config, env.as_ref())?;
-    let dir = checkpoint::dir(run_dir, which);
-    checkpoint::read_state(&dir)?;
+    let (dir, _) = checkpoint::open(run_dir, which, config_text)?;
     agent
         .load(&dir)
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;

@@ -2,7 +2,6 @@
 //! at episode boundaries (so a resumed run continues the same curve) and `summary.json` at the end.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -16,6 +15,7 @@ use crate::config::{Algo, Config, RunConfig};
 use crate::log::progress::Progress;
 use crate::log::summary::{module_summaries, EvalSummary, Summary};
 use crate::log::tensorboard::Scalars;
+use crate::run_dir::{truncate_episodes, RunDir};
 
 /// Where a run starts from.
 pub enum Start {
@@ -69,24 +69,33 @@ pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Resul
 
 /// Trains as the config says; returns the summary also written to `summary.json`. With `pause_at`, the run
 /// stops at the first episode end at or after that step, writes `checkpoints/latest` and returns `None`
-/// (a preemptible job's time slice); `--resume` continues it on the same curve.
+/// (a preemptible job's time slice); `--resume` continues it on the same curve. The env and the agent are
+/// built (and the memory they will need checked) before anything is written, so a config that cannot run
+/// leaves no directory behind.
 pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<Summary>> {
     if config.run.algo == Algo::Qmix {
         return crate::marl_run::train(config, start, pause_at);
     }
     let config = config.resolved();
-    let (run_dir, resumed) = open_run_dir(&config, start)?;
     let run = &config.run;
     let mut env = sparse_rl_envs::make(&run.env)?;
     let mut eval_env = sparse_rl_envs::make(&run.env)?;
+    crate::memory::check(&config)?;
     let mut agent = build_agent(&config, env.as_ref())?;
-    let mut state = start_state(&run_dir, resumed, run.seed, |d| agent.load(d))?;
-    let mut scalars = Scalars::new(&run_dir);
-    let mut returns_log = episodes_log(&run_dir)?;
+    let run_dir = open_run_dir(&config, start)?;
+    let dir = run_dir.path();
+    let mut state = start_state(&run_dir, run.seed, |d| agent.load(d))?;
+    let mut scalars = Scalars::new(dir)?;
+    let mut episodes = run_dir.episodes_log()?;
     let progress = Progress::new(run.total_steps, state.step);
-    let mut cadence = Cadence::new(&run_dir, run, pause_at, &state);
+    let cadence = Cadence::new(dir, run_dir.config_text().into(), run, pause_at, &state);
     let step_at_start = state.step;
     let mut recent: Vec<f64> = Vec::new();
+    let stop = |e: anyhow::Error, scalars: &mut Scalars| {
+        progress.finish();
+        let _ = scalars.flush();
+        cadence.stopped(e)
+    };
 
     let (mut obs, _) = env.reset(Some(state.seed_rng.next_u64()));
     let (mut ep_return, mut ep_len) = (0.0, 0usize);
@@ -99,47 +108,41 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
         ep_len += 1;
         let metrics = match agent.train(state.step) {
             Ok(m) => m,
-            Err(e) => {
-                progress.finish();
-                scalars.flush();
-                bail!(
-                    "training stopped at {e}; the last good checkpoint is in {}",
-                    run_dir.join("checkpoints").display()
-                );
-            }
+            Err(e) => return Err(stop(anyhow::anyhow!("{e}"), &mut scalars)),
         };
         if state.step.is_multiple_of(100) {
             for (tag, value) in metrics {
-                scalars.scalar(tag, value, state.step);
+                scalars.scalar(tag, value, state.step)?;
             }
         }
         obs = s.obs;
         if s.terminated || s.truncated {
             state.episodes += 1;
-            scalars.scalar("charts/episodic_return", ep_return, state.step);
-            scalars.scalar("charts/episodic_length", ep_len as f64, state.step);
-            writeln!(returns_log, "{},{},{}", state.step, ep_return, ep_len)?;
+            scalars.scalar("charts/episodic_return", ep_return, state.step)?;
+            scalars.scalar("charts/episodic_length", ep_len as f64, state.step)?;
+            episodes.row(state.step, ep_return, ep_len)?;
             recent.push(ep_return);
             if recent.len() > 20 {
                 recent.remove(0);
             }
             (ep_return, ep_len) = (0.0, 0);
             let sps = (state.step - step_at_start) as f64 / cadence.elapsed();
-            scalars.scalar("charts/SPS", sps, state.step);
+            scalars.scalar("charts/SPS", sps, state.step)?;
             progress.update(
                 state.step,
                 sps,
                 Some(recent.iter().sum::<f64>() / recent.len() as f64),
             );
-            log_modules(&mut scalars, &agent.modules(), state.step);
-            if cadence.eval_due(state.step) {
+            log_modules(&mut scalars, &agent.modules(), state.step)?;
+            let mut evaluated = None;
+            if cadence.eval_due(&mut state) {
                 let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
-                scalars.scalar("eval/return_mean", ev.mean(), state.step);
-                cadence.keep_best(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
+                scalars.scalar("eval/return_mean", ev.mean(), state.step)?;
+                evaluated = Some(ev.mean());
             }
-            if cadence.checkpoint(&mut state, |d| Ok(agent.save(d)?))? {
+            if cadence.episode_end(&mut state, evaluated, |d| Ok(agent.save(d)?))? {
                 progress.finish();
-                scalars.flush();
+                scalars.flush()?;
                 return Ok(None);
             }
             (obs, _) = env.reset(Some(state.seed_rng.next_u64()));
@@ -148,16 +151,40 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     progress.finish();
     let wall = cadence.wall();
     let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
-    scalars.scalar("eval/return_mean", ev.mean(), state.step);
+    scalars.scalar("eval/return_mean", ev.mean(), state.step)?;
     let flops = agent.flops();
-    scalars.scalar("flops/train_relative_to_dense", flops.train, state.step);
-    scalars.flush();
+    scalars.scalar("flops/train_relative_to_dense", flops.train, state.step)?;
+    scalars.flush()?;
+    cadence.close(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
     let summary = summary(run, state.step, wall, &ev, agent.modules(), flops);
-    fs::write(
-        run_dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )?;
+    write_summary(dir, &summary)?;
     Ok(Some(summary))
+}
+
+/// Everything a run checks before it writes a file, without training: the config (validated when it was
+/// parsed), the memory it will need, and its env and agent, built and dropped. A study runs this for every
+/// run before it starts any.
+pub fn preflight(config: &Config) -> Result<()> {
+    let config = config.clone().resolved();
+    crate::memory::check(&config)?;
+    match config.run.algo {
+        Algo::Gan => crate::gan_run::preflight(&config),
+        Algo::Qmix => {
+            let env = sparse_rl_envs::make_multi_agent(&config.run.env)?;
+            crate::backend::build_marl_agent(&config, env.as_ref()).map(drop)
+        }
+        Algo::Dqn | Algo::Sac => {
+            let env = sparse_rl_envs::make(&config.run.env)?;
+            build_agent(&config, env.as_ref()).map(drop)
+        }
+    }
+}
+
+/// Writes `summary.json` of a finished run.
+pub(crate) fn write_summary(run_dir: &Path, summary: &impl serde::Serialize) -> Result<()> {
+    let path = run_dir.join("summary.json");
+    fs::write(&path, serde_json::to_string_pretty(summary)?)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The `summary.json` of a finished run of `steps` env steps in `wall` seconds.
@@ -189,75 +216,43 @@ pub(crate) fn summary(
 }
 
 /// Each module's density and topology change at env step `step`.
-pub(crate) fn log_modules(scalars: &mut Scalars, modules: &[ModuleStats], step: usize) {
+pub(crate) fn log_modules(scalars: &mut Scalars, modules: &[ModuleStats], step: usize) -> Result<()> {
     for m in modules {
-        scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, step);
+        scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, step)?;
         scalars.scalar(
             &format!("sparsity/{}/topology_change", m.name),
             m.topology_change,
             step,
-        );
+        )?;
+    }
+    Ok(())
+}
+
+/// The locked run directory: a fresh one (new or empty, gets `config.toml`) or the one to resume.
+pub(crate) fn open_run_dir(config: &Config, start: Start) -> Result<RunDir> {
+    match start {
+        Start::Fresh { out } => RunDir::fresh(&out, config),
+        Start::Resume { run } => RunDir::resume(&run),
     }
 }
 
-/// The run directory and whether the run resumes: a fresh one must be new or empty and gets
-/// `config.toml` (the resolved config).
-pub(crate) fn open_run_dir(config: &Config, start: Start) -> Result<(PathBuf, bool)> {
-    Ok(match start {
-        Start::Fresh { out } => {
-            if out.exists() && fs::read_dir(&out)?.next().is_some() {
-                bail!(
-                    "output directory {} exists and is not empty (use --resume to continue it)",
-                    out.display()
-                );
-            }
-            fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            fs::write(out.join("config.toml"), config.to_toml()?)?;
-            (out, false)
-        }
-        Start::Resume { run } => (run, true),
-    })
-}
-
-/// The loop's state at the start: fresh from the run seed, or read from the latest checkpoint, whose
-/// agent state `load` restores (and `episodes.csv` cut back to it).
+/// The loop's state at the start: fresh from the run seed, or read from the latest checkpoint (put back
+/// in place if a kill interrupted its last write), whose agent state `load` restores, with `episodes.csv`
+/// cut back to it.
 pub(crate) fn start_state(
-    run_dir: &Path,
-    resumed: bool,
+    run_dir: &RunDir,
     seed: u64,
     load: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<LoopState> {
-    if !resumed {
-        return Ok(LoopState {
-            step: 0,
-            episodes: 0,
-            seed_rng: rand_pcg::Pcg64Mcg::seed_from_u64(seed),
-            best_eval: None,
-            wall_seconds: 0.0,
-        });
+    if !run_dir.resumed() {
+        return Ok(LoopState::fresh(rand_pcg::Pcg64Mcg::seed_from_u64(seed)));
     }
-    let dir = checkpoint::dir(run_dir, "latest");
-    let state = checkpoint::read_state(&dir)?;
-    load(&dir).with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
-    truncate_episodes(&run_dir.join("episodes.csv"), state.episodes)?;
+    let dir = run_dir.path();
+    let (chosen, state) = checkpoint::open(dir, "latest", run_dir.config_text())?;
+    let chosen = checkpoint::restore(dir, "latest", &chosen)?;
+    load(&chosen).with_context(|| format!("cannot load checkpoint {}", chosen.display()))?;
+    truncate_episodes(dir, state.episodes)?;
     Ok(state)
-}
-
-/// `episodes.csv` of the run, opened for appending.
-pub(crate) fn episodes_log(run_dir: &Path) -> Result<fs::File> {
-    fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run_dir.join("episodes.csv"))
-        .context("episodes.csv")
-}
-
-/// Keeps the first `episodes` rows of `episodes.csv`: rows written after the checkpoint a run resumes from
-/// are written again by the resumed run.
-pub(crate) fn truncate_episodes(path: &Path, episodes: usize) -> Result<()> {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let kept: String = text.lines().take(episodes).map(|l| format!("{l}\n")).collect();
-    fs::write(path, kept).with_context(|| format!("cannot rewrite {}", path.display()))
 }
 
 /// Greedy returns over `episodes` episodes whose reset seeds are fixed by the run seed, so every evaluation
@@ -289,18 +284,31 @@ pub(crate) fn eval_seed(seed: u64, i: usize) -> u64 {
     seed.wrapping_mul(1_000_003).wrapping_add(1_000_000 + i as u64)
 }
 
-/// Loads a run's config and a checkpoint, and evaluates it greedily.
+/// Loads a run's config and a checkpoint, and evaluates it greedily over `episodes` (≥ 1) episodes.
 pub fn eval_run(run_dir: &Path, which: &str, episodes: usize) -> Result<Evaluation> {
-    let config = Config::load(&run_dir.join("config.toml"), &[])?;
+    if episodes == 0 {
+        bail!("--episodes must be positive, got 0");
+    }
+    let (config, config_text) = load_run_config(run_dir)?;
     if config.run.algo == Algo::Qmix {
-        return crate::marl_run::eval_run(&config, run_dir, which, episodes);
+        return crate::marl_run::eval_run(&config, &config_text, run_dir, which, episodes);
+    }
+    if config.run.algo == Algo::Gan {
+        bail!("eval: run.algo = \"gan\" runs write no checkpoints; their evaluation is in summary.json");
     }
     let mut env = sparse_rl_envs::make(&config.run.env)?;
     let mut agent = build_agent(&config, env.as_ref())?;
-    let dir = checkpoint::dir(run_dir, which);
-    checkpoint::read_state(&dir)?;
+    let (dir, _) = checkpoint::open(run_dir, which, &config_text)?;
     agent
         .load(&dir)
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
     evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
+}
+
+/// A run directory's config, parsed, and its text (to check against a checkpoint's).
+pub(crate) fn load_run_config(run_dir: &Path) -> Result<(Config, String)> {
+    let path = run_dir.join("config.toml");
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config = Config::parse(&text, &[]).with_context(|| format!("config {}", path.display()))?;
+    Ok((config, text))
 }

@@ -103,3 +103,61 @@ fn cuda_without_the_feature_is_rejected_before_anything_is_written() {
     let (code, err) = train_with(&format!("{GOOD}backend = \"cuda\"\n"), dir.path());
     assert_one_line_error(code, &err, &["run.backend", "cuda"]);
 }
+
+const SAC: &str = "[run]\nalgo = \"sac\"\nenv = \"Pendulum-v1\"\ntotal_steps = 1000\n";
+
+/// Sizes that overflow or cannot be allocated, and values that would train on garbage, are refused before
+/// anything is written, each naming its key.
+#[test]
+fn impossible_sizes_and_values_are_named_before_anything_is_written() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (GOOD, "dqn.buffer_size = 9223372036854775807", &["dqn.buffer_size"]),
+        (GOOD, "dqn.head_hidden = [1099511627776]", &["dqn.head_hidden", "GiB"]),
+        (SAC, "sac.hidden = [3, 1099511627776, 1099511627776]", &["sac.hidden"]),
+        (GOOD, "dqn.adam_eps = -1.0", &["dqn.adam_eps", "-1"]),
+        (SAC, "sac.adam_eps = 0.0", &["sac.adam_eps"]),
+        (GOOD, "dqn.batch_size = 20000", &["dqn.batch_size", "buffer_size"]),
+        (SAC, "sac.buffer_size = 100", &["sac.batch_size", "buffer_size"]),
+        (GOOD, "dqn.encoder_hidden = [0]", &["dqn.encoder_hidden"]),
+        (GOOD, "dqn.head_hidden = [0]", &["dqn.head_hidden"]),
+        (SAC, "sac.hidden = [0]", &["sac.hidden"]),
+        (
+            GOOD,
+            "sparsity.encoder.kind = \"static\"\nsparsity.encoder.density = 0.5\nsparsity.encoder.structure = \"diagonal\"",
+            &["sparsity.encoder", "diagonal"],
+        ),
+        (
+            GOOD,
+            "sparsity.critic.kind = \"static\"\nsparsity.critic.density = 0.00001",
+            &["sparsity.critic", "at least 1"],
+        ),
+    ];
+    for (base, extra, needles) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, err) = train_with(&format!("{base}{}\n", dotted_to_tables(extra)), dir.path());
+        assert_one_line_error(code, &err, needles);
+    }
+}
+
+/// `a.b = v` lines as TOML under their tables (`[a]\nb = v`), so each case reads as the key it sets.
+fn dotted_to_tables(lines: &str) -> String {
+    let mut out = String::new();
+    let mut current = "";
+    for l in lines.lines() {
+        let (key, value) = l.split_once(" = ").unwrap();
+        let (table, leaf) = key.rsplit_once('.').unwrap();
+        if table != current {
+            out.push_str(&format!("[{table}]\n"));
+            current = table;
+        }
+        out.push_str(&format!("{leaf} = {value}\n"));
+    }
+    out
+}
+
+#[test]
+fn eval_with_no_episodes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = sparse_rl(&["eval", "--run", dir.path().to_str().unwrap(), "--episodes", "0"]);
+    assert_one_line_error(code, &err, &["--episodes", "0"]);
+}

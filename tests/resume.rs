@@ -1,9 +1,18 @@
-//! A run paused and resumed continues the same curve as an uninterrupted run (same seed, same backend).
+//! A run paused and resumed continues the same curve as an uninterrupted run (same seed, same backend),
+//! evaluates at the same steps and keeps the same `best`; every finished run ends with a checkpoint.
 
 mod common;
 
 use sparse_rl::config::Config;
-use sparse_rl::run::{train, Start};
+use sparse_rl::run::{eval_run, train, Start};
+
+/// The loop state of checkpoint `which`, without its wall time (which differs between processes).
+fn loop_state(run: &std::path::Path, which: &str) -> serde_json::Value {
+    let path = run.join("checkpoints").join(which).join("loop.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("wall_seconds");
+    v
+}
 
 /// Trains `config()` whole and, in another directory, paused at `pause_at` and resumed; the episode logs
 /// and the final evaluations must be identical. The two tests may run on parallel threads: each agent
@@ -28,6 +37,18 @@ fn assert_resume_equals_whole(config: impl Fn() -> Config, pause_at: usize) {
     assert_eq!(csv_a, csv_b, "episode returns differ after resuming");
     assert_eq!(whole.eval, resumed.eval);
     assert_eq!(whole.total_steps, resumed.total_steps);
+    for which in ["best", "latest"] {
+        assert_eq!(
+            loop_state(&a, which),
+            loop_state(&b, which),
+            "checkpoints/{which}"
+        );
+        assert_eq!(
+            eval_run(&a, which, 3).unwrap(),
+            eval_run(&b, which, 3).unwrap(),
+            "eval --run --checkpoint {which}"
+        );
+    }
 }
 
 #[test]
@@ -46,4 +67,39 @@ fn paused_and_resumed_mast_run_equals_uninterrupted_run() {
         dual_replay = true\nrecent_capacity = 10\n\
         [sparsity.agent]\nkind = \"sparse-to-sparse\"\ndensity = 0.2\nupdate_interval = 10\n";
     assert_resume_equals_whole(|| Config::parse(text, &[]).unwrap(), 1500);
+}
+
+/// A run whose end falls inside an episode, with no evaluation before the end, still leaves `latest` and
+/// `best` (the final evaluation), which `eval --run` reads.
+#[test]
+fn a_run_ending_mid_episode_ends_with_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = common::tiny_dqn("").resolved();
+    let text = config
+        .to_toml()
+        .unwrap()
+        .replace("total_steps = 3000", "total_steps = 777")
+        .replace("eval_interval = 1000", "eval_interval = 0");
+    let summary = train(
+        Config::parse(&text, &[]).unwrap(),
+        Start::Fresh { out: out.clone() },
+        None,
+    )
+    .unwrap()
+    .unwrap();
+    let csv = std::fs::read_to_string(out.join("episodes.csv")).unwrap();
+    let last_episode_end: usize = csv
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(last_episode_end < 777, "the run must end inside an episode");
+    assert_eq!(loop_state(&out, "latest")["step"], 777);
+    assert_eq!(loop_state(&out, "best")["best_eval"], summary.eval.return_mean);
+    assert_eq!(eval_run(&out, "best", 2).unwrap().returns.len(), 2);
 }

@@ -399,21 +399,13 @@ fn bad_input_is_a_one_line_error_naming_the_key() {
     assert!(f.trained().is_empty(), "nothing ran");
 }
 
-#[test]
-fn a_study_trains_real_runs_end_to_end() {
-    let f = Fixture::new(
-        r#"
-seeds = [4]
-x = "density"
-[[experiment]]
-name = "tiny"
-config = "tiny.toml"
-[[axis]]
-name = "density"
-keys = ["sparsity.critic.density"]
-values = [0.5]
-"#,
-    );
+/// A one-seed study of a tiny static-sparse DQN over the critic densities `densities`, run with the real
+/// trainer (this binary).
+fn real_density_study(densities: &str) -> (Fixture, std::process::Output) {
+    let f = Fixture::new(&format!(
+        "seeds = [4]\nx = \"density\"\n[[experiment]]\nname = \"tiny\"\nconfig = \"tiny.toml\"\n\
+         [[axis]]\nname = \"density\"\nkeys = [\"sparsity.critic.density\"]\nvalues = [{densities}]\n"
+    ));
     std::fs::write(
         f.path("tiny.toml"),
         "[run]\nalgo = \"dqn\"\nenv = \"CartPole-v1\"\ntotal_steps = 400\neval_interval = 0\neval_episodes = 1\n\
@@ -421,11 +413,17 @@ values = [0.5]
          [sparsity.critic]\nkind = \"static\"\n",
     )
     .unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
+    let out = Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
         .current_dir(f.dir.path())
         .args(["study", "--config", "study.toml", "--out", "out"])
         .output()
         .unwrap();
+    (f, out)
+}
+
+#[test]
+fn a_study_trains_real_runs_end_to_end() {
+    let (f, status) = real_density_study("0.5");
     assert!(
         status.status.success(),
         "{}",
@@ -444,6 +442,24 @@ values = [0.5]
     );
     let m = f.manifest("study");
     assert_eq!(m.runs[0].metric, summary["eval"]["return_mean"].as_f64());
+}
+
+/// A grid with one run that cannot train (a density that leaves a layer no connection) fails before any
+/// run starts or any file is written, naming that run and the key.
+#[test]
+fn a_study_checks_every_run_before_starting_any() {
+    let (f, out) = real_density_study("0.5, 0.000001");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("tiny__density=1e-6__seed=4") || err.contains("tiny__density=0.000001__seed=4"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sparsity.critic") && err.contains("at least 1"),
+        "{err}"
+    );
+    assert!(!f.path("out").exists(), "nothing may be written");
 }
 
 /// Every preset expands to its full grid, and every run's config loads and validates.

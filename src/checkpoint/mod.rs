@@ -1,14 +1,24 @@
-//! Checkpoints: `checkpoints/latest` and `checkpoints/best`, each a directory written whole into a temporary
-//! sibling and renamed into place, so a crash mid-write never leaves a half checkpoint behind.
+//! Checkpoints: `checkpoints/latest` and `checkpoints/best`. Each is a directory written whole into a
+//! temporary sibling, sealed with a manifest of every file's size and CRC-32 ([`manifest`]), and switched
+//! into place by two renames (the old one aside, the new one in). A kill at any point of that sequence
+//! leaves at least one sealed checkpoint: the loader takes the named one when it is intact, else the newest
+//! sealed one of the temporary and the set-aside sibling, and a resumed run puts that one back in place.
+//! Loading verifies the seal and that the run's `config.toml` is the one the checkpoint was written with.
+
+mod cadence;
+pub mod manifest;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+
+pub use cadence::Cadence;
 
 /// The training loop's own state, saved beside the agent's files.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct LoopState {
     /// Env steps done.
     pub step: usize,
@@ -19,137 +29,203 @@ pub struct LoopState {
     pub best_eval: Option<f64>,
     /// Wall seconds spent before this checkpoint (a resumed run adds to it).
     pub wall_seconds: f64,
+    /// The env step of the last evaluation and of the last scheduled `latest`: the schedules continue
+    /// from them after a resume, so a resumed run evaluates and keeps `best` where the straight run does.
+    pub last_eval: usize,
+    pub last_checkpoint: usize,
 }
+
+impl LoopState {
+    /// The state of a run that has not started, with the RNG of its reset seeds.
+    pub fn fresh(seed_rng: rand_pcg::Pcg64Mcg) -> Self {
+        Self {
+            step: 0,
+            episodes: 0,
+            seed_rng,
+            best_eval: None,
+            wall_seconds: 0.0,
+            last_eval: 0,
+            last_checkpoint: 0,
+        }
+    }
+}
+
+const STATE_FILE: &str = "loop.json";
+/// The run's config as the checkpoint was written with it.
+const CONFIG_FILE: &str = "config.toml";
 
 pub fn dir(run: &Path, which: &str) -> PathBuf {
     run.join("checkpoints").join(which)
 }
 
-/// Writes a checkpoint named `which` (`latest` or `best`) atomically: `fill` writes into a fresh temporary
-/// directory, which then replaces the old checkpoint by rename.
+fn tmp_dir(run: &Path, which: &str) -> PathBuf {
+    run.join("checkpoints").join(format!(".{which}.tmp"))
+}
+
+fn old_dir(run: &Path, which: &str) -> PathBuf {
+    run.join("checkpoints").join(format!(".{which}.old"))
+}
+
+/// Writes a checkpoint named `which` (`latest` or `best`) atomically: `fill` writes the agent's files into
+/// a fresh temporary directory, which is sealed and then replaces the old checkpoint. On error the old
+/// checkpoint is kept and the error names the path.
 pub fn write(
     run: &Path,
     which: &str,
     state: &LoopState,
+    config_text: &str,
     fill: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
+    write_steps(run, which, state, config_text, fill, None)
+}
+
+/// The steps of [`write`] in order, numbered for `stop_after`, which returns right after step k as a kill
+/// would (nothing cleaned up): the test of every interruption point. 0: clear a stale temporary;
+/// 1: create it and fill it; 2: loop state and config; 3: seal; 4: set the old checkpoint aside;
+/// 5: move the new one in; 6: delete the old one.
+fn write_steps(
+    run: &Path,
+    which: &str,
+    state: &LoopState,
+    config_text: &str,
+    fill: impl FnOnce(&Path) -> Result<()>,
+    stop_after: Option<usize>,
+) -> Result<()> {
+    let stop = |k: usize| stop_after == Some(k);
     let root = run.join("checkpoints");
-    fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
-    let tmp = root.join(format!(".{which}.tmp"));
+    let (tmp, target, old) = (tmp_dir(run, which), dir(run, which), old_dir(run, which));
+    let cannot = |what: &str, path: &Path| format!("checkpoint {which}: cannot {what} {}", path.display());
+    fs::create_dir_all(&root).with_context(|| cannot("create", &root))?;
     if tmp.exists() {
-        fs::remove_dir_all(&tmp)?;
+        fs::remove_dir_all(&tmp).with_context(|| cannot("remove", &tmp))?;
     }
-    fs::create_dir_all(&tmp)?;
-    fill(&tmp)?;
-    fs::write(tmp.join("loop.json"), serde_json::to_string_pretty(state)?)?;
-    let target = root.join(which);
-    let old = root.join(format!(".{which}.old"));
+    if stop(0) {
+        return Ok(());
+    }
+    fs::create_dir_all(&tmp).with_context(|| cannot("create", &tmp))?;
+    let filled = fill(&tmp)
+        .and_then(|()| {
+            if stop(1) {
+                return Ok(());
+            }
+            fs::write(tmp.join(STATE_FILE), serde_json::to_string_pretty(state)?)?;
+            fs::write(tmp.join(CONFIG_FILE), config_text)?;
+            if stop(2) {
+                return Ok(());
+            }
+            manifest::seal(&tmp, state.step)
+        })
+        .with_context(|| {
+            format!(
+                "checkpoint {which} at step {} not written to {}",
+                state.step,
+                tmp.display()
+            )
+        });
+    if let Err(e) = filled {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if stop(1) || stop(2) || stop(3) {
+        return Ok(());
+    }
     if target.exists() {
         if old.exists() {
-            fs::remove_dir_all(&old)?;
+            fs::remove_dir_all(&old).with_context(|| cannot("remove", &old))?;
         }
-        fs::rename(&target, &old)?;
+        fs::rename(&target, &old).with_context(|| cannot("move aside", &target))?;
     }
-    fs::rename(&tmp, &target).with_context(|| format!("cannot move checkpoint into {}", target.display()))?;
+    if stop(4) {
+        return Ok(());
+    }
+    fs::rename(&tmp, &target).with_context(|| cannot("move into place", &target))?;
+    if stop(5) {
+        return Ok(());
+    }
     if old.exists() {
-        fs::remove_dir_all(&old)?;
+        fs::remove_dir_all(&old).with_context(|| cannot("remove", &old))?;
     }
     Ok(())
 }
 
-/// Reads the loop state of a checkpoint; the caller then loads the agent from the same directory.
-pub fn read_state(dir: &Path) -> Result<LoopState> {
-    let path = dir.join("loop.json");
-    let text = fs::read_to_string(&path).with_context(|| format!("no checkpoint at {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("corrupt checkpoint {}", path.display()))
+/// The intact checkpoint `which` of `run`: the named directory when its seal verifies, else the newest
+/// sealed one of its temporary and set-aside siblings (what a kill during a write leaves).
+pub fn resolve(run: &Path, which: &str) -> Result<PathBuf> {
+    resolve_sealed(run, which).map(|(d, _)| d)
 }
 
-/// What both training loops (single- and multi-agent) do at an episode end besides logging: decide whether
-/// an evaluation is due, keep `best` when an evaluation beats the best so far, write `latest` every
-/// `checkpoint_interval` steps, at the end and at a `--pause-at` step, and keep the wall time that a
-/// resumed run adds to.
-pub struct Cadence {
-    run_dir: PathBuf,
-    eval_interval: usize,
-    checkpoint_interval: usize,
-    total_steps: usize,
-    pause_at: Option<usize>,
-    last_eval: usize,
-    last_checkpoint: usize,
-    wall_before: f64,
-    started: std::time::Instant,
+fn resolve_sealed(run: &Path, which: &str) -> Result<(PathBuf, manifest::Manifest)> {
+    let target = dir(run, which);
+    let named = match manifest::verify(&target) {
+        Ok(m) => return Ok((target, m)),
+        Err(e) => e,
+    };
+    let newest = [tmp_dir(run, which), old_dir(run, which)]
+        .into_iter()
+        .filter_map(|d| manifest::verify(&d).ok().map(|m| (d, m)))
+        .max_by_key(|(_, m)| m.step);
+    match newest {
+        Some((d, m)) => {
+            if target.exists() {
+                eprintln!("warning: {named:#}; using {} (step {})", d.display(), m.step);
+            }
+            Ok((d, m))
+        }
+        None if target.exists() => Err(named),
+        None => bail!("no checkpoint {which} in {}", run.join("checkpoints").display()),
+    }
 }
 
-impl Cadence {
-    /// Starts counting at `state` (fresh or resumed).
-    pub fn new(
-        run_dir: &Path,
-        run: &crate::config::RunConfig,
-        pause_at: Option<usize>,
-        state: &LoopState,
-    ) -> Self {
-        Self {
-            run_dir: run_dir.to_path_buf(),
-            eval_interval: run.eval_interval,
-            checkpoint_interval: run.checkpoint_interval,
-            total_steps: run.total_steps,
-            pause_at,
-            last_eval: state.step,
-            last_checkpoint: state.step,
-            wall_before: state.wall_seconds,
-            started: std::time::Instant::now(),
+/// Resolves checkpoint `which` of `run` and reads its loop state, after checking that `config_text` (the
+/// run's `config.toml` now) is the config it was written with. The caller loads the agent from the
+/// returned directory.
+pub fn open(run: &Path, which: &str, config_text: &str) -> Result<(PathBuf, LoopState)> {
+    let (dir, sealed) = resolve_sealed(run, which)?;
+    let saved = fs::read_to_string(dir.join(CONFIG_FILE))
+        .with_context(|| format!("cannot read {}", dir.join(CONFIG_FILE).display()))?;
+    let differ = crate::config::differing_keys(&saved, config_text)
+        .with_context(|| format!("config of checkpoint {}", dir.display()))?;
+    if !differ.is_empty() {
+        bail!(
+            "{} differs from the config checkpoint {} was written with, at {}",
+            run.join("config.toml").display(),
+            dir.display(),
+            differ.join(", ")
+        );
+    }
+    let path = dir.join(STATE_FILE);
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let state: LoopState =
+        serde_json::from_str(&text).with_context(|| format!("corrupt checkpoint {}", path.display()))?;
+    if state.step != sealed.step {
+        bail!(
+            "checkpoint {} is inconsistent: its manifest says step {}, {} says {}",
+            dir.display(),
+            sealed.step,
+            STATE_FILE,
+            state.step
+        );
+    }
+    Ok((dir, state))
+}
+
+/// Before a resumed run writes again: puts the checkpoint [`resolve`] chose back in place as `which`
+/// (a damaged named one is kept beside it as `.which.damaged`).
+pub fn restore(run: &Path, which: &str, chosen: &Path) -> Result<PathBuf> {
+    let target = dir(run, which);
+    if chosen == target {
+        return Ok(target);
+    }
+    if target.exists() {
+        let damaged = run.join("checkpoints").join(format!(".{which}.damaged"));
+        if damaged.exists() {
+            fs::remove_dir_all(&damaged)?;
         }
+        fs::rename(&target, &damaged)
+            .with_context(|| format!("cannot move the damaged {} aside", target.display()))?;
     }
-
-    /// Seconds since this process started the loop.
-    pub fn elapsed(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
-    }
-
-    /// Wall seconds of the whole run so far, earlier processes included.
-    pub fn wall(&self) -> f64 {
-        self.wall_before + self.elapsed()
-    }
-
-    /// Whether an evaluation is due at `step` (counted as done).
-    pub fn eval_due(&mut self, step: usize) -> bool {
-        let due = self.eval_interval > 0 && step - self.last_eval >= self.eval_interval;
-        if due {
-            self.last_eval = step;
-        }
-        due
-    }
-
-    /// After an evaluation returning `mean`: writes `best` (with `save`) when it beats the best so far.
-    pub fn keep_best(
-        &self,
-        state: &mut LoopState,
-        mean: f64,
-        save: impl FnOnce(&Path) -> Result<()>,
-    ) -> Result<()> {
-        if state.best_eval.is_none_or(|b| mean > b) {
-            state.best_eval = Some(mean);
-            state.wall_seconds = self.wall();
-            write(&self.run_dir, "best", state, save)?;
-        }
-        Ok(())
-    }
-
-    /// Writes `latest` (with `save`) when one is due at `state.step`; returns whether the run pauses here.
-    pub fn checkpoint(
-        &mut self,
-        state: &mut LoopState,
-        save: impl FnOnce(&Path) -> Result<()>,
-    ) -> Result<bool> {
-        let step = state.step;
-        let pause = self.pause_at.is_some_and(|p| step >= p) && step < self.total_steps;
-        if pause || step - self.last_checkpoint >= self.checkpoint_interval || step >= self.total_steps {
-            self.last_checkpoint = step;
-            state.wall_seconds = self.wall();
-            write(&self.run_dir, "latest", state, save)?;
-        }
-        Ok(pause)
-    }
+    fs::rename(chosen, &target).with_context(|| format!("cannot restore {}", target.display()))?;
+    Ok(target)
 }
 
 #[cfg(test)]
@@ -157,38 +233,86 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    const CONFIG: &str = "[run]\nseed = 1\n";
+
+    fn state(step: usize) -> LoopState {
+        LoopState {
+            step,
+            ..LoopState::fresh(rand_pcg::Pcg64Mcg::seed_from_u64(1))
+        }
+    }
+
+    fn put(run: &Path, step: usize, text: &str, stop_after: Option<usize>) -> Result<()> {
+        let text = text.to_string();
+        write_steps(
+            run,
+            "latest",
+            &state(step),
+            CONFIG,
+            move |d| Ok(fs::write(d.join("a"), text)?),
+            stop_after,
+        )
+    }
+
+    /// What `open` gives: the step and the agent file of the checkpoint it resolves.
+    fn read(run: &Path) -> (usize, String) {
+        let (d, s) = open(run, "latest", CONFIG).unwrap();
+        (s.step, fs::read_to_string(d.join("a")).unwrap())
+    }
+
     #[test]
     fn a_failed_write_keeps_the_previous_checkpoint() {
         let run = tempfile::tempdir().unwrap();
-        let state = LoopState {
-            step: 5,
-            episodes: 1,
-            seed_rng: rand_pcg::Pcg64Mcg::seed_from_u64(1),
-            best_eval: None,
-            wall_seconds: 1.0,
-        };
-        write(run.path(), "latest", &state, |d| {
-            Ok(fs::write(d.join("a"), "first")?)
-        })
-        .unwrap();
-        let failed = write(
-            run.path(),
-            "latest",
-            &LoopState {
-                step: 9,
-                ..state.clone()
-            },
-            |_| anyhow::bail!("disk full"),
+        put(run.path(), 5, "first", None).unwrap();
+        let failed = write(run.path(), "latest", &state(9), CONFIG, |_| {
+            anyhow::bail!("disk full")
+        });
+        let err = format!("{:#}", failed.unwrap_err());
+        assert!(
+            err.contains("not written to") && err.contains("disk full"),
+            "{err}"
         );
-        assert!(failed.is_err());
-        let d = dir(run.path(), "latest");
-        assert_eq!(read_state(&d).unwrap().step, 5);
-        assert_eq!(fs::read_to_string(d.join("a")).unwrap(), "first");
-        write(run.path(), "latest", &LoopState { step: 9, ..state }, |d| {
-            Ok(fs::write(d.join("a"), "second")?)
-        })
-        .unwrap();
-        assert_eq!(read_state(&d).unwrap().step, 9);
-        assert_eq!(fs::read_to_string(d.join("a")).unwrap(), "second");
+        assert_eq!(read(run.path()), (5, "first".into()));
+        put(run.path(), 9, "second", None).unwrap();
+        assert_eq!(read(run.path()), (9, "second".into()));
+    }
+
+    /// A kill after any step of the write leaves a checkpoint that opens, holding the old or the new
+    /// state whole; restoring it and writing again works.
+    #[test]
+    fn a_kill_at_every_step_of_a_write_leaves_an_intact_checkpoint() {
+        for k in 0..=6 {
+            let run = tempfile::tempdir().unwrap();
+            put(run.path(), 5, "first", None).unwrap();
+            put(run.path(), 9, "second", Some(k)).unwrap();
+            let got = read(run.path());
+            let want_new = k >= 4;
+            assert!(
+                got == (5, "first".into()) && !want_new || got == (9, "second".into()) && want_new,
+                "killed after step {k}: {got:?}"
+            );
+            let chosen = resolve(run.path(), "latest").unwrap();
+            restore(run.path(), "latest", &chosen).unwrap();
+            assert!(manifest::verify(&dir(run.path(), "latest")).is_ok(), "step {k}");
+            put(run.path(), 12, "third", None).unwrap();
+            assert_eq!(read(run.path()), (12, "third".into()), "after step {k}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_checkpoint_or_another_config_is_an_error() {
+        let run = tempfile::tempdir().unwrap();
+        put(run.path(), 5, "first", None).unwrap();
+        let err = format!(
+            "{:#}",
+            open(run.path(), "latest", "[run]\nseed = 2\n").unwrap_err()
+        );
+        assert!(err.contains("run.seed"), "{err}");
+        fs::write(dir(run.path(), "latest").join("a"), "firsT").unwrap();
+        let err = format!("{:#}", open(run.path(), "latest", CONFIG).unwrap_err());
+        assert!(err.contains("is damaged"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = format!("{:#}", open(empty.path(), "latest", CONFIG).unwrap_err());
+        assert!(err.contains("no checkpoint latest"), "{err}");
     }
 }

@@ -107,6 +107,20 @@ pub struct StudyArgs {
 }
 
 /// Runs `sparse-rl study`; an error when any run failed, after the report is written.
+/// Every run's resolved config, memory, env and agent checked as `sparse-rl train` would, before any run
+/// starts or any file is written: a grid with one bad cell fails at once, naming the run. (A `--trainer`
+/// stand-in reads what it likes, so its runs are not checked.)
+fn preflight(planned: &[grid::PlannedRun]) -> Result<()> {
+    for run in planned {
+        let mut overrides = run.overrides.clone();
+        overrides.push(format!("run.seed={}", run.seed));
+        crate::config::Config::load(&run.config, &overrides)
+            .and_then(|config| crate::run::preflight(&config))
+            .with_context(|| format!("run {}", run.name))?;
+    }
+    Ok(())
+}
+
 pub fn main(args: StudyArgs) -> Result<()> {
     let study = Study::load(&args.config)?;
     let selection = Selection {
@@ -115,6 +129,9 @@ pub fn main(args: StudyArgs) -> Result<()> {
         set: args.overrides.clone(),
     };
     let planned = grid::expand(&study, &selection)?;
+    if args.trainer.is_none() && !args.collect {
+        preflight(&planned)?;
+    }
     let study_dir = args.out.join(&study.name);
     let runs_dir = study_dir.join("runs");
     std::fs::create_dir_all(&runs_dir).with_context(|| format!("cannot create {}", runs_dir.display()))?;
