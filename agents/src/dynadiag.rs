@@ -1,5 +1,5 @@
 //! DynaDiag's training schedule for a module of diagonal layers (Tyagi et al., "Dynamic Sparse Training of
-//! Diagonally Sparse Networks", ICML 2025; METHODS.md, "Diagonal structured sparsity").
+//! Diagonally Sparse Networks", ICML 2025; docs/methods.md, "Diagonal structured sparsity").
 //!
 //! The layers themselves ([`DiagonalLinear`]) hold the soft and frozen phases and the diagonal-level prune
 //! and regrow; this schedule says which applies at each gradient step: the soft-selection temperature

@@ -13,7 +13,7 @@
 //!   cap, grow D's density by Δd (capped, floor 0.05); if BR ≥ B+ at the cap of the strict variant
 //!   (`doub_dst`, cap 0.5), do a constant-density prune-and-regrow step whose fraction decays by a cosine
 //!   (`CosineDecay`, η_min = 0.005) from 0.5; if BR ≤ B− shrink by Δd down to the floor 0.05; else
-//!   nothing. The code compares with ≥ and ≤ (METHODS.md writes > and <); we follow the code.
+//!   nothing. The code compares with ≥ and ≤ (docs/methods.md, after the paper, writes > and <); we follow the code.
 //!
 //! Shrinking is global magnitude pruning over D's layers, growing global gradient growth with zero
 //! weights: the controller only decides; the masked layers and criteria do the work.

@@ -1,7 +1,7 @@
 //! The backend-agnostic host view of one sparse layer and the trait every masked layer implements.
 //!
 //! Criteria, schedules and the controller work on [`LayerTopology`]: plain `Vec`s in the
-//! [n_out × n_in] row-major orientation of METHODS.md (row = output neuron / channel, column = input
+//! [n_out × n_in] row-major orientation of docs/methods.md (row = output neuron / channel, column = input
 //! neuron, or input channel × kh × kw for a convolution). Layers convert between that view and their burn
 //! parameters through [`ParamLayout`], so no criterion ever depends on a backend.
 

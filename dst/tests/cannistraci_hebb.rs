@@ -1,4 +1,4 @@
-//! Cannistraci-Hebb scores against literal brute-force evaluations of their definitions (METHODS.md) on
+//! Cannistraci-Hebb scores against literal brute-force evaluations of their definitions (docs/methods.md) on
 //! small random bipartite graphs, and chain removal.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! `summary.json`, read by scripts: the keys of DESIGN.md's contract.
+//! `summary.json`, read by scripts: its keys are a contract (docs/architecture.md).
 
 use std::collections::BTreeMap;
 

@@ -54,7 +54,7 @@ impl DiagonalPattern {
     }
 
     /// Active diagonals for a target density: `K = max(1, ⌈density · m · n / D⌉)`, capped at `P`.
-    /// (METHODS.md; the authors' `TempSoftmaxDiagLinear` computes `⌈int((1 − s) · m · n) / D⌉`.)
+    /// (docs/methods.md; the authors' `TempSoftmaxDiagLinear` computes `⌈int((1 − s) · m · n) / D⌉`.)
     pub fn active_for_density(&self, density: f64) -> Result<usize, String> {
         if !(density > 0.0 && density <= 1.0) {
             return Err(format!(

@@ -1,6 +1,6 @@
 //! Gradient growth (RigL: Evci et al., "Rigging the Lottery: Making All Tickets Winners", ICML 2020):
 //! the largest |∂L/∂(W ⊙ M)| among inactive connections on the current batch. The dense gradient comes
-//! from the layer's `forward_dense_grad` at update steps (DESIGN.md, burn facts).
+//! from the layer's `forward_dense_grad` at update steps (docs/architecture.md, "burn 0.21").
 
 use crate::error::DstError;
 use crate::topology::LayerTopology;

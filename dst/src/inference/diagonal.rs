@@ -3,7 +3,7 @@
 //! Along a wrapped diagonal both the row and the column advance by one per element, except where the
 //! offset side wraps around. Each diagonal is therefore split (once, at construction) into at most two
 //! runs in which `y[r0 + j] += v[t0 + j] · x[c0 + j]`: contiguous loops the compiler vectorises
-//! (METHODS.md, "Kernel (ours)"). With feature-major activations the same holds for any batch size,
+//! (docs/methods.md, "Kernel (ours)"). With feature-major activations the same holds for any batch size,
 //! element `j` touching the contiguous block `[j · batch, (j + 1) · batch)`.
 
 use super::{bias_or_zeros, fill_bias, InferenceLinear};

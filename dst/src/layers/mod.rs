@@ -17,7 +17,7 @@ pub(crate) fn masked<B: Backend, const D: usize>(weight: Tensor<B, D>, mask: Ten
     weight * mask
 }
 
-/// The straight-through effective weight of DESIGN.md ("burn 0.21 facts"): its value is `W ⊙ M`, but the
+/// The straight-through effective weight of docs/architecture.md ("burn 0.21"): its value is `W ⊙ M`, but the
 /// gradient reaching `W` is the dense gradient of the effective weight (RigL's growth signal), because
 /// `W − detach(W)` is zero in value and the identity in the backward pass.
 pub(crate) fn straight_through<B: Backend, const D: usize>(

@@ -1,5 +1,5 @@
 //! Resetting optimizer moments of pruned and grown connections by editing burn's optimizer record
-//! (DESIGN.md, burn 0.21 facts): `to_record()` is a map ParamId → `AdaptorRecord`; `into_state::<D>()`
+//! (docs/architecture.md, "burn 0.21"): `to_record()` is a map ParamId → `AdaptorRecord`; `into_state::<D>()`
 //! gives the optimizer's state, whose moments are multiplied by a keep mask (1 = connection active before
 //! and after the update, 0 = pruned, grown or inactive), then `from_state` and `load_record`.
 //!
