@@ -442,6 +442,11 @@ fn a_study_trains_real_runs_end_to_end() {
     );
     let m = f.manifest("study");
     assert_eq!(m.runs[0].metric, summary["eval"]["return_mean"].as_f64());
+    // The learning curves come from the run's event file, and study.md shows them first.
+    assert!(f.path("out/study/tiny_curves.png").is_file());
+    let md = std::fs::read_to_string(f.path("out/study/study.md")).unwrap();
+    let curves = md.find("(tiny_curves.png)").expect("learning curves in study.md");
+    assert!(curves < md.find("(tiny.png)").unwrap());
 }
 
 /// A grid with one run that cannot train (a density that leaves a layer no connection) fails before any

@@ -27,13 +27,30 @@ impl Scalars {
             .ok()
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "localhost".into());
-        let name = format!(
-            "events.out.tfevents.{:010}.{host}.{}.0",
-            now as u64,
-            std::process::id()
-        );
-        let path = dir.join(name);
-        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        // A second writer in the same second and process (an in-process resume) takes the next suffix
+        // rather than truncating the first file.
+        let mut k = 0;
+        let (path, file) = loop {
+            let name = format!(
+                "events.out.tfevents.{:010}.{host}.{}.{k}",
+                now as u64,
+                std::process::id()
+            );
+            let path = dir.join(name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => k += 1,
+                opened => {
+                    break (
+                        path.clone(),
+                        opened.with_context(|| format!("cannot create {}", path.display()))?,
+                    )
+                }
+            }
+        };
         let mut scalars = Self {
             path,
             writer: RecordWriter::new(BufWriter::new(file)),

@@ -46,6 +46,7 @@
 //! `<out>/<study>/manifest.json`, `study.md`, `<experiment>.png` and `.svg`, and with `--emit slurm`,
 //! `study.slurm`. Runs are named `<experiment>__<axis>=<label>__...__seed=<seed>`.
 
+mod curves;
 mod executor;
 pub mod grid;
 pub mod manifest;
@@ -200,13 +201,19 @@ pub fn main(args: StudyArgs) -> Result<()> {
     Ok(())
 }
 
-/// study.md and one plot per experiment of the manifest.
+/// study.md and, per experiment of the manifest, its learning curves and final scores.
 fn write_report(study: &Study, manifest: &Manifest, source: &Path, study_dir: &Path) -> Result<()> {
     let tables = table::tables(study, manifest);
+    let mut with_curves = Vec::new();
     for t in &tables {
         plot::write(study_dir, t, &study.metric)?;
+        let curves = curves::curves(t, manifest, &study.x, &study_dir.join("runs"));
+        if !curves.is_empty() {
+            plot::write_curves(study_dir, &t.experiment, &curves, &study.metric)?;
+            with_curves.push(t.experiment.clone());
+        }
     }
-    let md = report::markdown(manifest, &tables, &source.display().to_string());
+    let md = report::markdown(manifest, &tables, &with_curves, &source.display().to_string());
     let path = study_dir.join("study.md");
     std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -1,5 +1,6 @@
-//! One plot per experiment, PNG and SVG: the metric (mean, with ± std bars) against the x axis, one line
-//! per row of the table. A numeric x spanning a decade or more (densities 0.5 … 0.01) is drawn on a log
+//! Two figures per experiment, PNG and SVG: the learning curves (the metric during training, IQM over seeds
+//! with a 95% CI band, one colour per method) and the final scores (IQM with 95% CI whiskers against the x
+//! axis, one colour per row of the table). A numeric x spanning a decade or more (densities 0.5 … 0.01) is drawn on a log
 //! scale, other numbers linearly, labels (modules, methods) as evenly spaced categories; ticks sit at the
 //! study's x values only.
 //!
@@ -15,7 +16,8 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::report::number;
+use super::curves::Curve;
+use super::report::{interval, number};
 use super::table::Table;
 
 const SIZE: (u32, u32) = (900, 560);
@@ -28,27 +30,62 @@ const SYSTEM_FONTS: [&str; 5] = [
     "/System/Library/Fonts/Supplemental/Arial.ttf",
 ];
 
-/// Writes `<dir>/<experiment>.png` and `.svg`.
+/// What a figure shows: an experiment's final scores, or its learning curves.
+enum Figure<'a> {
+    Scores(&'a Table),
+    Curves(&'a str, &'a [Curve]),
+}
+
+/// Writes `<dir>/<experiment>.png` and `.svg`: the final scores.
 pub fn write(dir: &Path, table: &Table, metric: &str) -> Result<()> {
+    render(dir, &table.experiment, &Figure::Scores(table), metric)
+}
+
+/// Writes `<dir>/<experiment>_curves.png` and `.svg`: the learning curves.
+pub fn write_curves(dir: &Path, experiment: &str, curves: &[Curve], metric: &str) -> Result<()> {
+    render(
+        dir,
+        &format!("{experiment}_curves"),
+        &Figure::Curves(experiment, curves),
+        metric,
+    )
+}
+
+fn render(dir: &Path, name: &str, figure: &Figure, metric: &str) -> Result<()> {
     let text = font_registered();
-    let png = dir.join(format!("{}.png", table.experiment));
+    let png = dir.join(format!("{name}.png"));
     let mut rgb = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
-    draw(
+    draw_figure(
         BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
-        table,
+        figure,
         metric,
         text,
     )
     .map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
     write_png(&png, &rgb).with_context(|| format!("cannot write {}", png.display()))?;
-    let svg = dir.join(format!("{}.svg", table.experiment));
-    draw(
+    let svg = dir.join(format!("{name}.svg"));
+    draw_figure(
         SVGBackend::new(&svg, SIZE).into_drawing_area(),
-        table,
+        figure,
         metric,
         text,
     )
     .map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))
+}
+
+fn draw_figure<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    figure: &Figure,
+    metric: &str,
+    text: bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    match figure {
+        Figure::Scores(table) => draw(root, table, metric, text),
+        Figure::Curves(experiment, curves) => draw_curves(root, experiment, curves, metric, text),
+    }
 }
 
 /// Encodes an RGB8 buffer of [`SIZE`].
@@ -142,6 +179,9 @@ fn padded(lo: f64, hi: f64, fraction: f64) -> std::ops::Range<f64> {
     (lo - fraction * span)..(hi + fraction * span)
 }
 
+/// The final scores: per cell the IQM over seeds with its 95% bootstrap CI as a whisker. Numeric x values
+/// (densities) are joined by lines; categories (variants, modules) are points only, each row shifted a
+/// little so that whiskers at one category do not cover each other.
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     table: &Table,
@@ -154,29 +194,57 @@ where
     root.fill(&WHITE)?;
     let legend = text && has_legend(table);
     let (xs, log) = positions(&table.columns);
-    let points: Vec<(f64, f64, f64)> = table
+    let categorical = table.columns.iter().any(|c| c.parse::<f64>().is_err());
+    let rows = table.rows.len().max(1);
+    let spacing = if xs.len() > 1 {
+        (max(&xs) - min(&xs)) / (xs.len() - 1) as f64
+    } else {
+        1.0
+    };
+    let dodge = |i: usize| {
+        if categorical {
+            (i as f64 - (rows - 1) as f64 / 2.0) * 0.5 * spacing / rows as f64
+        } else {
+            0.0
+        }
+    };
+    let series: Vec<Vec<(f64, f64, f64, f64)>> = table
         .rows
         .iter()
-        .flat_map(|r| r.cells.iter().zip(&xs))
-        .filter_map(|(c, &x)| c.mean().map(|m| (x, m, c.std().unwrap_or(0.0))))
+        .enumerate()
+        .map(|(i, r)| {
+            r.cells
+                .iter()
+                .zip(&xs)
+                .filter(|(c, _)| !c.values.is_empty())
+                .map(|(c, &x)| {
+                    let (centre, lo, hi) = interval(&c.values);
+                    (x + dodge(i), centre, lo, hi)
+                })
+                .collect()
+        })
         .collect();
-    let y_lo = points.iter().map(|p| p.1 - p.2).fold(f64::INFINITY, f64::min);
-    let y_hi = points.iter().map(|p| p.1 + p.2).fold(f64::NEG_INFINITY, f64::max);
-    let y_range = if points.is_empty() {
+    let all = || series.iter().flatten();
+    let y_range = if all().next().is_none() {
         0.0..1.0
     } else {
-        padded(y_lo, y_hi, 0.08)
+        let lo = all().map(|p| p.2).fold(f64::INFINITY, f64::min);
+        let hi = all().map(|p| p.3).fold(f64::NEG_INFINITY, f64::max);
+        padded(lo, hi, 0.08)
     };
     let x_range = if xs.is_empty() {
         -1.0..1.0
     } else {
-        padded(min(&xs), max(&xs), 0.08)
+        padded(min(&xs), max(&xs), if categorical { 0.25 } else { 0.08 })
     };
 
     let mut builder = ChartBuilder::on(&root);
     builder.margin(16).x_label_area_size(44).y_label_area_size(64);
     if text {
-        builder.caption(format!("{}: {metric}", table.experiment), (FONT, 22));
+        builder.caption(
+            format!("{}: {metric} (IQM, 95% CI)", table.experiment),
+            (FONT, 22),
+        );
     }
     let cap = 0.01 * (x_range.end - x_range.start);
     let x_axis = StudyAxis {
@@ -209,26 +277,21 @@ where
     }
     mesh.draw()?;
 
-    for (i, row) in table.rows.iter().enumerate() {
+    for (i, (row, points)) in table.rows.iter().zip(&series).enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let series: Vec<(f64, f64, f64)> = row
-            .cells
-            .iter()
-            .zip(&xs)
-            .filter_map(|(c, &x)| c.mean().map(|m| (x, m, c.std().unwrap_or(0.0))))
-            .collect();
-        let line = chart.draw_series(LineSeries::new(
-            series.iter().map(|p| (p.0, p.1)),
-            color.stroke_width(2),
-        ))?;
-        if legend {
-            line.label(&row.label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        if !categorical {
+            chart.draw_series(LineSeries::new(
+                points.iter().map(|p| (p.0, p.1)),
+                color.stroke_width(2),
+            ))?;
         }
-        chart.draw_series(series.iter().map(|p| Circle::new((p.0, p.1), 4, color.filled())))?;
-        // ± std bars with caps, as an I-beam: one path per point.
-        chart.draw_series(series.iter().filter(|p| p.2 > 0.0).map(|&(x, m, s)| {
-            let (lo, hi) = (m - s, m + s);
+        let dots = chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 4, color.filled())))?;
+        if legend {
+            dots.label(&row.label)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        }
+        // The CI as an I-beam: one path per point.
+        chart.draw_series(points.iter().filter(|p| p.3 > p.2).map(|&(x, _, lo, hi)| {
             let path = vec![
                 (x - cap, lo),
                 (x + cap, lo),
@@ -241,16 +304,104 @@ where
         }))?;
     }
     if legend {
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()?;
+        draw_legend(&mut chart)?;
     }
     root.present()?;
     Ok(())
+}
+
+/// The learning curves: per method the IQM over seeds at each evaluation, its 95% CI as a shaded band.
+fn draw_curves<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    experiment: &str,
+    curves: &[Curve],
+    metric: &str,
+    text: bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let legend = text && curves.len() > 1;
+    let points = || curves.iter().flat_map(|c| &c.points);
+    let (x_range, y_range) = if points().next().is_none() {
+        (0.0..1.0, 0.0..1.0)
+    } else {
+        let x_hi = points().map(|p| p.step as f64).fold(0.0, f64::max);
+        let lo = points().map(|p| p.lo).fold(f64::INFINITY, f64::min);
+        let hi = points().map(|p| p.hi).fold(f64::NEG_INFINITY, f64::max);
+        (0.0..x_hi.max(1.0) * 1.02, padded(lo, hi, 0.08))
+    };
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(16).x_label_area_size(44).y_label_area_size(64);
+    if text {
+        builder.caption(
+            format!("{experiment}: {metric} during training (IQM, 95% CI)"),
+            (FONT, 22),
+        );
+    }
+    let mut chart = builder.build_cartesian_2d(x_range, y_range)?;
+    let x_label_of = |x: &f64| steps_label(*x);
+    let y_label_of = |y: &f64| number(*y);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_label_formatter(&x_label_of).y_label_formatter(&y_label_of);
+    if text {
+        mesh.x_desc("environment steps")
+            .y_desc(metric)
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 16));
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw()?;
+    for (i, curve) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let band: Vec<(f64, f64)> = curve
+            .points
+            .iter()
+            .map(|p| (p.step as f64, p.hi))
+            .chain(curve.points.iter().rev().map(|p| (p.step as f64, p.lo)))
+            .collect();
+        chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2).filled())))?;
+        let line = chart.draw_series(LineSeries::new(
+            curve.points.iter().map(|p| (p.step as f64, p.iqm)),
+            color.stroke_width(2),
+        ))?;
+        if legend {
+            line.label(&curve.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+    }
+    if legend {
+        draw_legend(&mut chart)?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn draw_legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    Ok(())
+}
+
+/// `250k`, `1.5M`: env-step ticks.
+fn steps_label(x: f64) -> String {
+    match x {
+        x if x >= 1e6 => format!("{}M", number(x / 1e6)),
+        x if x >= 1e3 => format!("{}k", number(x / 1e3)),
+        x => format!("{x:.0}"),
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ const SEED: u64 = 0;
 const LEVEL: f64 = 0.95;
 
 /// The Markdown report of a study. `source` is the study file as given on the command line.
-pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
+pub fn markdown(manifest: &Manifest, tables: &[Table], with_curves: &[String], source: &str) -> String {
     let mut md = format!("# Study `{}`\n\n", manifest.study);
     let _ = writeln!(
         md,
@@ -28,7 +28,10 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
          of runs (no interval for one run). 95% stratified percentile bootstrap CIs, {RESAMPLES} \
          resamples, seed {SEED} (Agarwal et al. 2021, \"Deep Reinforcement Learning at the Edge of the \
          Statistical Precipice\"); a cell is one task, so the bootstrap redraws its runs with \
-         replacement. The plots show the mean with ± sample standard deviation bars.\n",
+         replacement. The first figure of each experiment is its learning curves: the IQM over seeds of \
+         the metric at each evaluation during training, its 95% CI shaded (seeds evaluate at the first \
+         episode end after each interval, so each contributes its evaluation nearest to the steps of the \
+         cell's first seed). The second shows the final scores of the table: IQM with 95% CI whiskers.\n",
         manifest.metric
     );
     let _ = writeln!(
@@ -40,7 +43,10 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], source: &str) -> String {
     );
     for t in tables {
         let _ = writeln!(md, "## {}\n", t.experiment);
-        let _ = writeln!(md, "![{0}]({0}.png)\n", t.experiment);
+        if with_curves.contains(&t.experiment) {
+            let _ = writeln!(md, "![{0}: learning curves]({0}_curves.png)\n", t.experiment);
+        }
+        let _ = writeln!(md, "![{0}: final scores]({0}.png)\n", t.experiment);
         let _ = writeln!(
             md,
             "| {} \\ {} | {} |",
@@ -87,6 +93,16 @@ fn with_ci(runs: &[f64], statistic: fn(&[f64]) -> f64) -> String {
     let (lo, hi) = bootstrap_ci(&[runs.to_vec()], statistic, RESAMPLES, SEED, LEVEL);
     let digits = decimals(estimate);
     format!("{estimate:.digits$} [{lo:.digits$}, {hi:.digits$}]")
+}
+
+/// The IQM of one task's runs with its 95% CI, as the tables give it (the run itself for one run).
+pub fn interval(runs: &[f64]) -> (f64, f64, f64) {
+    let centre = iqm(runs);
+    if runs.len() < 2 {
+        return (centre, centre, centre);
+    }
+    let (lo, hi) = bootstrap_ci(&[runs.to_vec()], iqm, RESAMPLES, SEED, LEVEL);
+    (centre, lo, hi)
 }
 
 /// Four significant digits or so, whatever the metric's scale (returns in the hundreds, coverage in units,

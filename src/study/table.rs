@@ -15,14 +15,6 @@ impl Cell {
     pub fn mean(&self) -> Option<f64> {
         (!self.values.is_empty()).then(|| super::stats::mean(&self.values))
     }
-
-    /// The sample standard deviation (n − 1), the spread of the plots' error bars; none for one seed.
-    pub fn std(&self) -> Option<f64> {
-        let n = self.values.len();
-        let mean = self.mean()?;
-        (n >= 2)
-            .then(|| (self.values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt())
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,14 +103,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mean_and_sample_std() {
+    fn mean_of_the_finished_seeds() {
         let c = Cell {
             values: vec![1.0, 2.0, 4.0],
         };
         assert!((c.mean().unwrap() - 7.0 / 3.0).abs() < 1e-12);
-        // Σ(v − m)² = 16/9 + 1/9 + 25/9 = 42/9, over n − 1 = 2.
-        assert!((c.std().unwrap() - (42.0f64 / 18.0).sqrt()).abs() < 1e-12);
-        assert_eq!(Cell { values: vec![3.0] }.std(), None);
         assert_eq!(Cell::default().mean(), None);
     }
 }
