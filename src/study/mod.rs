@@ -1,8 +1,8 @@
 //! `sparse-rl study`: a research question as one command. A study file names base configs
 //! (experiments), the settings to vary (axes) and the seeds; the study trains the whole grid in parallel
 //! as `sparse-rl train` child processes, resumably, and ends in `study.md` (tables of the interquartile
-//! mean and the mean over seeds with 95% bootstrap confidence intervals, see [`stats`]) and one plot per
-//! experiment (PNG and SVG). `--emit slurm` writes the same grid as a job array and `--collect`
+//! mean and the mean over seeds with 95% bootstrap confidence intervals, see [`stats`]) and two figures per
+//! experiment (PNG and SVG): learning curves and final scores. `--emit slurm` writes the same grid as a job array and `--collect`
 //! gathers results made elsewhere.
 //!
 //! # Study file
@@ -11,6 +11,7 @@
 //! name = "pruning_criteria"      # optional: the file name without .toml
 //! seeds = [1, 2, 3]
 //! metric = "eval.return_mean"    # dotted path into each run's summary.json (the default)
+//! metric_range = [0.0, 1.0]      # optional: the metric's bounds, which the figures' y axes stay inside
 //! x = "density"                  # the axis on the plot's x and the tables' columns
 //! set = ["run.eval_episodes=10"] # optional overrides of every run
 //!
@@ -43,7 +44,8 @@
 //! # Layout
 //!
 //! `<out>/<study>/runs/<run>/` (a run directory as `sparse-rl train` writes it, plus `train.log`),
-//! `<out>/<study>/manifest.json`, `study.md`, `<experiment>.png` and `.svg`, and with `--emit slurm`,
+//! `<out>/<study>/manifest.json`, `study.md`, `<experiment>.png` and `.svg` (final scores),
+//! `<experiment>_curves.png` and `.svg` (learning curves), and with `--emit slurm`,
 //! `study.slurm`. Runs are named `<experiment>__<axis>=<label>__...__seed=<seed>`.
 
 mod curves;
@@ -206,10 +208,14 @@ fn write_report(study: &Study, manifest: &Manifest, source: &Path, study_dir: &P
     let tables = table::tables(study, manifest);
     let mut with_curves = Vec::new();
     for t in &tables {
-        plot::write(study_dir, t, &study.metric)?;
+        let metric = plot::Metric {
+            name: &study.metric,
+            range: study.metric_range,
+        };
+        plot::write(study_dir, t, &metric)?;
         let curves = curves::curves(t, manifest, &study.x, &study_dir.join("runs"));
         if !curves.is_empty() {
-            plot::write_curves(study_dir, &t.experiment, &curves, &study.metric)?;
+            plot::write_curves(study_dir, &t.experiment, &curves, &metric)?;
             with_curves.push(t.experiment.clone());
         }
     }

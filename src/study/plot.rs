@@ -30,6 +30,23 @@ const SYSTEM_FONTS: [&str; 5] = [
     "/System/Library/Fonts/Supplemental/Arial.ttf",
 ];
 
+/// The metric a figure shows: its name and, if bounded, its range.
+pub struct Metric<'a> {
+    pub name: &'a str,
+    pub range: Option<(f64, f64)>,
+}
+
+impl Metric<'_> {
+    /// The y range for values from `lo` to `hi`: a margin around them, inside the metric's range.
+    fn y_range(&self, lo: f64, hi: f64) -> std::ops::Range<f64> {
+        let r = padded(lo, hi, 0.08);
+        match self.range {
+            Some((min, max)) => r.start.max(min)..r.end.min(max),
+            None => r,
+        }
+    }
+}
+
 /// What a figure shows: an experiment's final scores, or its learning curves.
 enum Figure<'a> {
     Scores(&'a Table),
@@ -37,12 +54,12 @@ enum Figure<'a> {
 }
 
 /// Writes `<dir>/<experiment>.png` and `.svg`: the final scores.
-pub fn write(dir: &Path, table: &Table, metric: &str) -> Result<()> {
+pub fn write(dir: &Path, table: &Table, metric: &Metric) -> Result<()> {
     render(dir, &table.experiment, &Figure::Scores(table), metric)
 }
 
 /// Writes `<dir>/<experiment>_curves.png` and `.svg`: the learning curves.
-pub fn write_curves(dir: &Path, experiment: &str, curves: &[Curve], metric: &str) -> Result<()> {
+pub fn write_curves(dir: &Path, experiment: &str, curves: &[Curve], metric: &Metric) -> Result<()> {
     render(
         dir,
         &format!("{experiment}_curves"),
@@ -51,7 +68,7 @@ pub fn write_curves(dir: &Path, experiment: &str, curves: &[Curve], metric: &str
     )
 }
 
-fn render(dir: &Path, name: &str, figure: &Figure, metric: &str) -> Result<()> {
+fn render(dir: &Path, name: &str, figure: &Figure, metric: &Metric) -> Result<()> {
     let text = font_registered();
     let png = dir.join(format!("{name}.png"));
     let mut rgb = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
@@ -76,7 +93,7 @@ fn render(dir: &Path, name: &str, figure: &Figure, metric: &str) -> Result<()> {
 fn draw_figure<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     figure: &Figure,
-    metric: &str,
+    metric: &Metric,
     text: bool,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
@@ -185,7 +202,7 @@ fn padded(lo: f64, hi: f64, fraction: f64) -> std::ops::Range<f64> {
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     table: &Table,
-    metric: &str,
+    metric: &Metric,
     text: bool,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
@@ -230,7 +247,7 @@ where
     } else {
         let lo = all().map(|p| p.2).fold(f64::INFINITY, f64::min);
         let hi = all().map(|p| p.3).fold(f64::NEG_INFINITY, f64::max);
-        padded(lo, hi, 0.08)
+        metric.y_range(lo, hi)
     };
     let x_range = if xs.is_empty() {
         -1.0..1.0
@@ -242,7 +259,7 @@ where
     builder.margin(16).x_label_area_size(44).y_label_area_size(64);
     if text {
         builder.caption(
-            format!("{}: {metric} (IQM, 95% CI)", table.experiment),
+            format!("{}: {} (IQM, 95% CI)", table.experiment, metric.name),
             (FONT, 22),
         );
     }
@@ -269,7 +286,7 @@ where
             table.x_axis.clone()
         };
         mesh.x_desc(x_desc)
-            .y_desc(metric)
+            .y_desc(metric.name)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16));
     } else {
@@ -315,7 +332,7 @@ fn draw_curves<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     experiment: &str,
     curves: &[Curve],
-    metric: &str,
+    metric: &Metric,
     text: bool,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
@@ -330,13 +347,13 @@ where
         let x_hi = points().map(|p| p.step as f64).fold(0.0, f64::max);
         let lo = points().map(|p| p.lo).fold(f64::INFINITY, f64::min);
         let hi = points().map(|p| p.hi).fold(f64::NEG_INFINITY, f64::max);
-        (0.0..x_hi.max(1.0) * 1.02, padded(lo, hi, 0.08))
+        (0.0..x_hi.max(1.0) * 1.02, metric.y_range(lo, hi))
     };
     let mut builder = ChartBuilder::on(&root);
     builder.margin(16).x_label_area_size(44).y_label_area_size(64);
     if text {
         builder.caption(
-            format!("{experiment}: {metric} during training (IQM, 95% CI)"),
+            format!("{experiment}: {} during training (IQM, 95% CI)", metric.name),
             (FONT, 22),
         );
     }
@@ -347,7 +364,7 @@ where
     mesh.x_label_formatter(&x_label_of).y_label_formatter(&y_label_of);
     if text {
         mesh.x_desc("environment steps")
-            .y_desc(metric)
+            .y_desc(metric.name)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16));
     } else {
@@ -397,9 +414,13 @@ where
 
 /// `250k`, `1.5M`: env-step ticks.
 fn steps_label(x: f64) -> String {
+    let short = |v: f64| {
+        let text = format!("{v:.2}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
     match x {
-        x if x >= 1e6 => format!("{}M", number(x / 1e6)),
-        x if x >= 1e3 => format!("{}k", number(x / 1e3)),
+        x if x >= 1e6 => format!("{}M", short(x / 1e6)),
+        x if x >= 1e3 => format!("{}k", short(x / 1e3)),
         x => format!("{x:.0}"),
     }
 }
@@ -424,6 +445,30 @@ mod tests {
         assert!(!has_legend(&table(vec![row("")])));
         assert!(!has_legend(&table(Vec::new())));
         assert!(has_legend(&table(vec![row("rigl"), row("set")])));
+    }
+
+    #[test]
+    fn step_ticks_are_short() {
+        assert_eq!(steps_label(200_000.0), "200k");
+        assert_eq!(steps_label(1_400_000.0), "1.4M");
+        assert_eq!(steps_label(2_000_000.0), "2M");
+        assert_eq!(steps_label(500.0), "500");
+    }
+
+    #[test]
+    fn a_bounded_metric_keeps_the_y_axis_inside_its_range() {
+        let bounded = Metric {
+            name: "eval.win_rate",
+            range: Some((0.0, 1.0)),
+        };
+        assert_eq!(bounded.y_range(0.0, 1.0), 0.0..1.0);
+        let r = bounded.y_range(0.2, 0.6);
+        assert!(r.start > 0.0 && r.start < 0.2 && r.end > 0.6 && r.end < 1.0);
+        let free = Metric {
+            name: "r",
+            range: None,
+        };
+        assert!(free.y_range(0.0, 1.0).start < 0.0);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct Study {
     pub seeds: Vec<u64>,
     /// Dotted path into each run's `summary.json`.
     pub metric: String,
+    /// The values the metric can take (a return in [0, 1], a win rate), if bounded: the figures' y axes
+    /// stay inside it.
+    pub metric_range: Option<(f64, f64)>,
     /// The axis on the plot's x and the tables' columns; the other axes make the lines and rows.
     pub x: String,
     /// Overrides of every run of every experiment.
@@ -69,6 +72,7 @@ struct StudyFile {
     seeds: Vec<u64>,
     #[serde(default = "default_metric")]
     metric: String,
+    metric_range: Option<[f64; 2]>,
     x: String,
     #[serde(default)]
     set: Vec<String>,
@@ -133,6 +137,7 @@ impl Study {
             path: path.to_path_buf(),
             seeds: file.seeds,
             metric: file.metric,
+            metric_range: file.metric_range.map(|[lo, hi]| (lo, hi)),
             x: file.x,
             set: file.set,
             experiments: file.experiment,
@@ -167,6 +172,11 @@ impl Study {
                 "metric = {:?}: expected a dotted path such as eval.return_mean",
                 self.metric
             );
+        }
+        if let Some((lo, hi)) = self.metric_range {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                bail!("metric_range = [{lo}, {hi}]: expected two finite numbers, the lower first");
+            }
         }
         check_overrides("set", &self.set)?;
         if self.experiments.is_empty() {
@@ -356,6 +366,25 @@ mod tests {
             "a.b={ x = 1 }".to_string(),
         ];
         assert_eq!(placeholders(&set), BTreeSet::from(["module".to_string()]));
+    }
+
+    #[test]
+    fn a_metric_range_must_be_ordered_and_finite() {
+        let study = |range: &str| {
+            let text = format!(
+                "seeds = [1]\nx = \"d\"\n{range}\n[[experiment]]\nname = \"e\"\nconfig = \"configs/dqn_cartpole.toml\"\n\
+                 [[axis]]\nname = \"d\"\nkeys = [\"a.b\"]\nvalues = [1]\n"
+            );
+            Study::parse(&text, &Path::new(env!("CARGO_MANIFEST_DIR")).join("s.toml"))
+        };
+        assert_eq!(
+            study("metric_range = [0.0, 1.0]").unwrap().metric_range,
+            Some((0.0, 1.0))
+        );
+        assert_eq!(study("").unwrap().metric_range, None);
+        let err = study("metric_range = [1.0, 0.0]").unwrap_err().to_string();
+        assert!(err.contains("metric_range"), "{err}");
+        assert!(study("metric_range = [0.0, inf]").is_err());
     }
 
     #[test]
