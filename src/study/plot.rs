@@ -251,8 +251,12 @@ where
     };
     let x_range = if xs.is_empty() {
         -1.0..1.0
+    } else if categorical {
+        // Half a category of room on each side, and on the left the legend's width as well.
+        let left = if legend { 0.9 } else { 0.5 };
+        (min(&xs) - left * spacing)..(max(&xs) + 0.5 * spacing)
     } else {
-        padded(min(&xs), max(&xs), if categorical { 0.25 } else { 0.08 })
+        padded(min(&xs), max(&xs), 0.08)
     };
 
     let mut builder = ChartBuilder::on(&root);
