@@ -72,7 +72,7 @@ impl DiagonalSchedule {
         }
         let span = self.end_update.saturating_sub(self.anneal_updates).max(1) as f64;
         let decay = if self.cosine {
-            0.5 * (1.0 + (std::f64::consts::PI * since as f64 / span).cos())
+            sparse_rl_dst::schedule::cosine_decay(since as f64 / span)
         } else {
             1.0
         };

@@ -361,7 +361,6 @@ impl AdaptController {
     fn regrow_fraction(&self, step: u64) -> f64 {
         let progress = (step as f64 / self.config.total_steps as f64).min(1.0);
         let start = self.config.regrow_fraction;
-        MIN_REGROW_FRACTION
-            + (start - MIN_REGROW_FRACTION) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+        MIN_REGROW_FRACTION + (start - MIN_REGROW_FRACTION) * crate::schedule::cosine_decay(progress)
     }
 }

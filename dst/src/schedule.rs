@@ -62,11 +62,17 @@ fn clock(step: u64, from: u64, to: u64) -> f64 {
     (step.saturating_sub(from) as f64 / (to - from) as f64).clamp(0.0, 1.0)
 }
 
+/// The cosine decay of every schedule that uses one (RigL's drop fraction, DynaDiag's temperature and
+/// drop fraction, ADAPT's regrow fraction): ½ (1 + cos(π p)), from 1 at progress 0 to 0 at progress 1.
+pub fn cosine_decay(p: f64) -> f64 {
+    0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+}
+
 /// Drop fraction at progress `p` ∈ [0, 1].
 pub fn drop_fraction(schedule: DropSchedule, alpha: f64, p: f64) -> f64 {
     match schedule {
         DropSchedule::Constant => alpha,
-        DropSchedule::Cosine => 0.5 * alpha * (1.0 + (std::f64::consts::PI * p).cos()),
+        DropSchedule::Cosine => alpha * cosine_decay(p),
     }
 }
 
@@ -94,6 +100,14 @@ pub fn gradual_density(schedule: DensitySchedule, p: f64, from: f64, to: f64) ->
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn cosine_decay_falls_from_one_to_zero_through_a_half() {
+        assert_eq!(cosine_decay(0.0), 1.0);
+        assert!((cosine_decay(0.5) - 0.5).abs() < 1e-15);
+        assert!(cosine_decay(1.0).abs() < 1e-15);
+        assert!(cosine_decay(0.25) > cosine_decay(0.3));
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]

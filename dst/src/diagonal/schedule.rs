@@ -34,7 +34,7 @@ impl TemperatureSchedule {
             return Phase::Frozen;
         }
         let progress = step as f64 / self.anneal_steps as f64;
-        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        let cosine = crate::schedule::cosine_decay(progress);
         let temperature = self.end as f64 + (self.start as f64 - self.end as f64) * cosine;
         Phase::Soft {
             temperature: temperature as f32,
