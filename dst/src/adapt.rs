@@ -18,6 +18,7 @@
 //! Shrinking is global magnitude pruning over D's layers, growing global gradient growth with zero
 //! weights: the controller only decides; the masked layers and criteria do the work.
 
+use crate::error::DstError;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -49,7 +50,7 @@ pub struct BalanceRatio {
 
 impl BalanceRatio {
     /// An empty queue holding up to `capacity` samples (the authors' 100).
-    pub fn new(capacity: usize) -> Result<Self, String> {
+    pub fn new(capacity: usize) -> Result<Self, DstError> {
         if capacity == 0 {
             return Err("balance ratio queue capacity must be ≥ 1, got 0".into());
         }
@@ -207,18 +208,16 @@ impl AdaptConfig {
     }
 
     /// Check the configuration; the message names the offending key and value.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DstError> {
         let (lo, hi) = (self.lower_bound, self.upper_bound);
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(format!(
                 "adapt.lower_bound ({lo}) must be finite and below adapt.upper_bound ({hi})"
-            ));
+            )
+            .into());
         }
         if !(self.density_step > 0.0 && self.density_step <= 1.0) {
-            return Err(format!(
-                "adapt.density_step must lie in (0, 1], got {}",
-                self.density_step
-            ));
+            return Err(format!("adapt.density_step must lie in (0, 1], got {}", self.density_step).into());
         }
         if self.update_interval() == 0 {
             return Err("adapt.update_interval must be ≥ 1, got 0".into());
@@ -227,7 +226,8 @@ impl AdaptConfig {
         if !(min > 0.0 && min <= max && max <= 1.0) {
             return Err(format!(
                 "adapt.min_density ({min}) and adapt.max_density ({max}) must satisfy 0 < min ≤ max ≤ 1"
-            ));
+            )
+            .into());
         }
         if self.queue_len == 0 {
             return Err("adapt.queue_len must be ≥ 1, got 0".into());
@@ -239,7 +239,8 @@ impl AdaptConfig {
             return Err(format!(
                 "adapt.regrow_fraction must lie in [0, 1], got {}",
                 self.regrow_fraction
-            ));
+            )
+            .into());
         }
         if self.total_steps == 0 {
             return Err("adapt.total_steps must be ≥ 1, got 0".into());
@@ -285,14 +286,15 @@ pub struct AdaptController {
 
 impl AdaptController {
     /// A controller starting at D's initial density (ADAPT starts D at the generator's density).
-    pub fn new(config: AdaptConfig, initial_density: f64) -> Result<Self, String> {
+    pub fn new(config: AdaptConfig, initial_density: f64) -> Result<Self, DstError> {
         config.validate()?;
         let (min, max) = (config.min_density, config.max_density());
         if !(min - DENSITY_EPS..=max + DENSITY_EPS).contains(&initial_density) {
             return Err(format!(
                 "adapt: initial discriminator density {initial_density} outside [min_density, max_density] = \
                  [{min}, {max}]"
-            ));
+            )
+            .into());
         }
         Ok(Self {
             config,

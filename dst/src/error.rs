@@ -20,3 +20,22 @@ impl fmt::Display for DstError {
 }
 
 impl std::error::Error for DstError {}
+
+impl From<String> for DstError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for DstError {
+    fn from(message: &str) -> Self {
+        Self(message.into())
+    }
+}
+
+/// The agents' config checks speak `String`: `?` on a `DstError` there keeps its message.
+impl From<DstError> for String {
+    fn from(e: DstError) -> Self {
+        e.0
+    }
+}

@@ -17,6 +17,7 @@
 //! over training (dense-to-sparse, sparse-to-dense, ADAPT's discriminator) is accounted for exactly by
 //! passing each layer's time-averaged density.
 
+use crate::error::DstError;
 use std::ops::Add;
 
 /// One layer's shape and density for FLOP counting.
@@ -79,12 +80,13 @@ impl LayerSpec {
         self.positions as f64 * (2.0 * connections + bias)
     }
 
-    fn check(&self, index: usize) -> Result<(), String> {
+    fn check(&self, index: usize) -> Result<(), DstError> {
         if self.fan_in == 0 || self.fan_out == 0 || self.positions == 0 {
             return Err(format!(
                 "layer {index}: fan_in, fan_out and positions must be ≥ 1, got {} / {} / {}",
                 self.fan_in, self.fan_out, self.positions
-            ));
+            )
+            .into());
         }
         check_fraction(&format!("layer {index} density"), self.density)
     }
@@ -154,7 +156,7 @@ impl Add for FlopReport {
 }
 
 /// Training and inference FLOPs of a module made of `layers`, trained by `method`.
-pub fn flop_report(layers: &[LayerSpec], method: TrainingMethod) -> Result<FlopReport, String> {
+pub fn flop_report(layers: &[LayerSpec], method: TrainingMethod) -> Result<FlopReport, DstError> {
     if layers.is_empty() {
         return Err("flop_report: no layers".into());
     }
@@ -194,10 +196,10 @@ pub fn flop_report(layers: &[LayerSpec], method: TrainingMethod) -> Result<FlopR
     })
 }
 
-fn check_fraction(name: &str, value: f64) -> Result<(), String> {
+fn check_fraction(name: &str, value: f64) -> Result<(), DstError> {
     if (0.0..=1.0).contains(&value) {
         Ok(())
     } else {
-        Err(format!("{name} must lie in [0, 1], got {value}"))
+        Err(format!("{name} must lie in [0, 1], got {value}").into())
     }
 }

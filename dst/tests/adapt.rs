@@ -169,25 +169,45 @@ fn config_reads_toml_with_defaults_and_rejects_unknown_keys() {
         unfilled.total_steps, 0,
         "left out, the trainer fills in the run's length"
     );
-    assert!(unfilled.validate().unwrap_err().contains("total_steps"));
+    assert!(unfilled
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("total_steps"));
 }
 
 #[test]
 fn config_validation_names_the_key() {
     let mut config = AdaptConfig::paper(AdaptVariant::Relaxed, 1000);
     config.lower_bound = 0.6;
-    assert!(config.validate().unwrap_err().contains("adapt.lower_bound (0.6)"));
+    assert!(config
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("adapt.lower_bound (0.6)"));
     let mut config = AdaptConfig::paper(AdaptVariant::Strict, 1000);
     config.min_density = 0.7;
-    assert!(config.validate().unwrap_err().contains("adapt.min_density (0.7)"));
+    assert!(config
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("adapt.min_density (0.7)"));
     let mut config = AdaptConfig::paper(AdaptVariant::Relaxed, 1000);
     config.density_step = 0.0;
-    assert!(config.validate().unwrap_err().contains("adapt.density_step"));
+    assert!(config
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("adapt.density_step"));
     let mut config = AdaptConfig::paper(AdaptVariant::Relaxed, 1000);
     config.update_interval = Some(0);
-    assert!(config.validate().unwrap_err().contains("adapt.update_interval"));
+    assert!(config
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("adapt.update_interval"));
     let err = AdaptController::new(AdaptConfig::paper(AdaptVariant::Strict, 1000), 0.8).unwrap_err();
-    assert!(err.contains("0.8"), "{err}");
+    assert!(err.to_string().contains("0.8"), "{err}");
 }
 
 /// Two layers (8×4 and 2×8) at density 0.5 with distinct weight magnitudes and gradients.

@@ -86,7 +86,9 @@ fn modules_add_up() {
 
 #[test]
 fn bad_input_is_reported() {
-    let err = flop_report(&[LayerSpec::linear(4, 3, 1.5)], TrainingMethod::Static).unwrap_err();
+    let err = flop_report(&[LayerSpec::linear(4, 3, 1.5)], TrainingMethod::Static)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("layer 0 density") && err.contains("1.5"), "{err}");
     let rigl = TrainingMethod::Rigl {
         update_interval: 0,
@@ -94,13 +96,16 @@ fn bad_input_is_reported() {
     };
     assert!(flop_report(&[LayerSpec::linear(4, 3, 0.5)], rigl)
         .unwrap_err()
+        .to_string()
         .contains("update_interval"));
     assert!(flop_report(&[], TrainingMethod::Dense)
         .unwrap_err()
+        .to_string()
         .contains("no layers"));
     assert!(
         flop_report(&[LayerSpec::linear(0, 3, 0.5)], TrainingMethod::Dense)
             .unwrap_err()
+            .to_string()
             .contains("fan_in")
     );
 }

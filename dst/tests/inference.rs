@@ -162,15 +162,19 @@ fn burn_layout_export_transposes() {
 fn bad_shapes_are_reported() {
     assert!(CsrLinear::from_dense(2, 2, &[0.0; 3], &[true; 4], None)
         .unwrap_err()
+        .to_string()
         .contains("rows · cols"));
     assert!(DenseLinear::new(2, 2, vec![0.0; 4], Some(&[0.0; 3]))
         .unwrap_err()
+        .to_string()
         .contains("bias has 3"));
     assert!(DiagonalInference::new(4, 4, vec![1, 1], vec![0.0; 8], None)
         .unwrap_err()
+        .to_string()
         .contains("twice"));
     assert!(DiagonalInference::new(4, 4, vec![9], vec![0.0; 4], None)
         .unwrap_err()
+        .to_string()
         .contains("out of range"));
     let a = DenseLinear::new(3, 2, vec![0.0; 6], None).unwrap();
     let b = DenseLinear::new(1, 4, vec![0.0; 4], None).unwrap();
@@ -179,18 +183,24 @@ fn bad_shapes_are_reported() {
         (InferenceLayer::Dense(b), Activation::Identity),
     ])
     .unwrap_err();
-    assert!(err.contains("layer 0 has 3 outputs but layer 1 takes 4"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("layer 0 has 3 outputs but layer 1 takes 4"),
+        "{err}"
+    );
     let mlp = SparseMlp::new(vec![(InferenceLayer::Dense(a), Activation::Identity)]).unwrap();
     let mut buffers = mlp.buffers(4);
     let mut out = vec![0.0; 3 * 5];
     assert!(mlp
         .forward(&[0.0; 10], 5, &mut buffers, &mut out)
         .unwrap_err()
+        .to_string()
         .contains("batch = 5"));
     let soft = DiagonalLinearConfig::new(4, 4)
         .init::<B>(&Default::default())
         .unwrap();
     assert!(DiagonalInference::from_layer(&soft)
         .unwrap_err()
+        .to_string()
         .contains("freeze"));
 }

@@ -138,12 +138,16 @@ mod tests {
             recent_fraction: 1.5,
             ..MastConfig::all()
         };
-        assert!(bad.validate().unwrap_err().contains("mast.recent_fraction"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mast.recent_fraction"));
         let bad = MastConfig {
             omega: 0.0,
             ..MastConfig::all()
         };
-        assert!(bad.validate().unwrap_err().contains("mast.omega"));
+        assert!(bad.validate().unwrap_err().to_string().contains("mast.omega"));
         assert!(MastConfig::all().validate().is_ok());
     }
 }

@@ -13,6 +13,7 @@
 
 use super::pattern::DiagonalPattern;
 use super::phase::{Phase, PhaseState};
+use crate::error::DstError;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;
@@ -43,7 +44,7 @@ impl DiagonalLinearConfig {
     ///
     /// `V` is uniform in `±1/√D` (PyTorch's `kaiming_uniform_(a = √5)` on the `[P × D]` tensor, as the
     /// authors initialise it), `α = 1/P`, the bias zero.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<DiagonalLinear<B>, String> {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<DiagonalLinear<B>, DstError> {
         let pattern = DiagonalPattern::new(self.d_output, self.d_input)?;
         let k = pattern.active_for_density(self.density)?;
         check_temperature(self.initial_temperature)?;
@@ -138,7 +139,7 @@ impl<B: Backend> DiagonalLinear<B> {
     }
 
     /// Set the soft-phase temperature (see [`TemperatureSchedule`](super::TemperatureSchedule)).
-    pub fn set_temperature(mut self, temperature: f32) -> Result<Self, String> {
+    pub fn set_temperature(mut self, temperature: f32) -> Result<Self, DstError> {
         check_temperature(temperature)?;
         if self.phase.phase == Phase::Frozen {
             return Err("set_temperature: the diagonal layer is already frozen".into());
@@ -149,7 +150,7 @@ impl<B: Backend> DiagonalLinear<B> {
 
     /// Move to the phase a [`TemperatureSchedule`](super::TemperatureSchedule) gives for the current step:
     /// set the temperature while soft, freeze once frozen.
-    pub fn enter(self, phase: Phase) -> Result<Self, String> {
+    pub fn enter(self, phase: Phase) -> Result<Self, DstError> {
         match phase {
             Phase::Soft { temperature } => self.set_temperature(temperature),
             Phase::Frozen => Ok(self.freeze()),
@@ -230,14 +231,14 @@ impl<B: Backend> DiagonalLinear<B> {
         fraction: f64,
         regrow: DiagonalRegrow,
         rng: &mut impl Rng,
-    ) -> Result<(Self, DiagonalUpdate), String> {
+    ) -> Result<(Self, DiagonalUpdate), DstError> {
         if self.phase.phase != Phase::Frozen {
             return Err("prune_and_regrow: freeze the diagonal layer first".into());
         }
         if !(0.0..=1.0).contains(&fraction) {
-            return Err(format!(
-                "prune_and_regrow: fraction must lie in [0, 1], got fraction = {fraction}"
-            ));
+            return Err(
+                format!("prune_and_regrow: fraction must lie in [0, 1], got fraction = {fraction}").into(),
+            );
         }
         let pattern = self.pattern();
         let (p, d) = (pattern.num_diagonals(), pattern.diagonal_len());
@@ -347,13 +348,11 @@ impl<B: Backend> DiagonalLinear<B> {
     }
 }
 
-fn check_temperature(temperature: f32) -> Result<(), String> {
+fn check_temperature(temperature: f32) -> Result<(), DstError> {
     if temperature.is_finite() && temperature > 0.0 {
         Ok(())
     } else {
-        Err(format!(
-            "diagonal temperature must be finite and > 0, got temperature = {temperature}"
-        ))
+        Err(format!("diagonal temperature must be finite and > 0, got temperature = {temperature}").into())
     }
 }
 

@@ -6,6 +6,8 @@
 //! diagonal `p` sits at row `(t + p) mod m`, column `t` when `m ≥ n`, and at row `t`, column
 //! `(t + p) mod n` when `m < n`. The `P` diagonals partition the matrix (`P · D = m · n`).
 
+use crate::error::DstError;
+
 /// The diagonal geometry of one `[out × in]` weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiagonalPattern {
@@ -15,12 +17,13 @@ pub struct DiagonalPattern {
 
 impl DiagonalPattern {
     /// The geometry of a weight with `out_features` rows and `in_features` columns.
-    pub fn new(out_features: usize, in_features: usize) -> Result<Self, String> {
+    pub fn new(out_features: usize, in_features: usize) -> Result<Self, DstError> {
         if out_features == 0 || in_features == 0 {
             return Err(format!(
                 "diagonal layer needs out_features ≥ 1 and in_features ≥ 1, got out_features = \
                  {out_features}, in_features = {in_features}"
-            ));
+            )
+            .into());
         }
         Ok(Self {
             out_features,
@@ -55,11 +58,9 @@ impl DiagonalPattern {
 
     /// Active diagonals for a target density: `K = max(1, ⌈density · m · n / D⌉)`, capped at `P`.
     /// (docs/methods.md; the authors' `TempSoftmaxDiagLinear` computes `⌈int((1 − s) · m · n) / D⌉`.)
-    pub fn active_for_density(&self, density: f64) -> Result<usize, String> {
+    pub fn active_for_density(&self, density: f64) -> Result<usize, DstError> {
         if !(density > 0.0 && density <= 1.0) {
-            return Err(format!(
-                "diagonal density must lie in (0, 1], got density = {density}"
-            ));
+            return Err(format!("diagonal density must lie in (0, 1], got density = {density}").into());
         }
         let total = (self.out_features * self.in_features) as f64;
         // The small slack keeps e.g. 0.1 · 100 · 100 / 100 = 10.000000000000002 from rounding up to 11.
@@ -108,17 +109,14 @@ impl DiagonalPattern {
     }
 
     /// Check that every id names a distinct diagonal below `P`.
-    pub fn check_diagonals(&self, diagonals: &[usize]) -> Result<(), String> {
+    pub fn check_diagonals(&self, diagonals: &[usize]) -> Result<(), DstError> {
         let mut seen = vec![false; self.num_diagonals()];
         for &p in diagonals {
             if p >= self.num_diagonals() {
-                return Err(format!(
-                    "diagonal id {p} out of range (P = {})",
-                    self.num_diagonals()
-                ));
+                return Err(format!("diagonal id {p} out of range (P = {})", self.num_diagonals()).into());
             }
             if std::mem::replace(&mut seen[p], true) {
-                return Err(format!("diagonal id {p} listed twice"));
+                return Err(format!("diagonal id {p} listed twice").into());
             }
         }
         Ok(())

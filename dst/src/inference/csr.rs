@@ -1,6 +1,7 @@
 //! Compressed sparse row (CSR) export of an unstructured sparse layer.
 
 use super::{axpy, bias_or_zeros, burn_weight_to_row_major, fill_bias, InferenceLinear};
+use crate::error::DstError;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -30,16 +31,17 @@ impl CsrLinear {
         weight: &[f32],
         mask: &[bool],
         bias: Option<&[f32]>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DstError> {
         if weight.len() != rows * cols || mask.len() != rows * cols {
             return Err(format!(
                 "CSR export: weight has {} and mask {} entries, expected rows · cols = {rows} · {cols}",
                 weight.len(),
                 mask.len()
-            ));
+            )
+            .into());
         }
         if cols > u32::MAX as usize || rows * cols > u32::MAX as usize {
-            return Err(format!("CSR export: {rows} × {cols} does not fit u32 indices"));
+            return Err(format!("CSR export: {rows} × {cols} does not fit u32 indices").into());
         }
         let mut indptr = Vec::with_capacity(rows + 1);
         let (mut indices, mut values) = (Vec::new(), Vec::new());
@@ -69,13 +71,14 @@ impl CsrLinear {
         weight: Tensor<B, 2>,
         mask: Tensor<B, 2>,
         bias: Option<Tensor<B, 1>>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DstError> {
         if weight.dims() != mask.dims() {
             return Err(format!(
                 "CSR export: weight {:?} and mask {:?} differ in shape",
                 weight.dims(),
                 mask.dims()
-            ));
+            )
+            .into());
         }
         let (rows, cols, weight) = burn_weight_to_row_major(weight);
         let (_, _, mask) = burn_weight_to_row_major(mask);

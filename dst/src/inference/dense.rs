@@ -1,6 +1,7 @@
 //! Dense reference layer in plain Rust.
 
 use super::{axpy, bias_or_zeros, burn_weight_to_row_major, fill_bias, InferenceLinear};
+use crate::error::DstError;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -15,12 +16,13 @@ pub struct DenseLinear {
 
 impl DenseLinear {
     /// From a row-major `[rows × cols]` weight (rows = out features) and an optional bias.
-    pub fn new(rows: usize, cols: usize, weight: Vec<f32>, bias: Option<&[f32]>) -> Result<Self, String> {
+    pub fn new(rows: usize, cols: usize, weight: Vec<f32>, bias: Option<&[f32]>) -> Result<Self, DstError> {
         if weight.len() != rows * cols {
             return Err(format!(
                 "dense weight has {} entries, expected rows · cols = {rows} · {cols}",
                 weight.len()
-            ));
+            )
+            .into());
         }
         Ok(Self {
             rows,
@@ -31,7 +33,7 @@ impl DenseLinear {
     }
 
     /// From burn tensors in burn's Linear layout (`weight [d_in, d_out]`, `bias [d_out]`).
-    pub fn from_burn<B: Backend>(weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Result<Self, String> {
+    pub fn from_burn<B: Backend>(weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Result<Self, DstError> {
         let (rows, cols, weight) = burn_weight_to_row_major(weight);
         let bias: Option<Vec<f32>> = bias.map(|b| b.into_data().iter::<f32>().collect());
         Self::new(rows, cols, weight, bias.as_deref())

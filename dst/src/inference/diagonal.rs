@@ -8,6 +8,7 @@
 
 use super::{bias_or_zeros, fill_bias, InferenceLinear};
 use crate::diagonal::{DiagonalLinear, DiagonalPattern, Phase};
+use crate::error::DstError;
 use burn::tensor::backend::Backend;
 
 /// A contiguous stretch of one diagonal: elements `t0 .. t0 + len` at rows `r0 ..` and columns `c0 ..`.
@@ -40,7 +41,7 @@ impl DiagonalInference {
         offsets: Vec<usize>,
         values: Vec<f32>,
         bias: Option<&[f32]>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DstError> {
         let pattern = DiagonalPattern::new(out_features, in_features)?;
         pattern.check_diagonals(&offsets)?;
         let d = pattern.diagonal_len();
@@ -49,7 +50,8 @@ impl DiagonalInference {
                 "diagonal values have {} entries, expected K · D = {} · {d}",
                 values.len(),
                 offsets.len()
-            ));
+            )
+            .into());
         }
         let runs = offsets
             .iter()
@@ -66,7 +68,7 @@ impl DiagonalInference {
     }
 
     /// Export a frozen [`DiagonalLinear`].
-    pub fn from_layer<B: Backend>(layer: &DiagonalLinear<B>) -> Result<Self, String> {
+    pub fn from_layer<B: Backend>(layer: &DiagonalLinear<B>) -> Result<Self, DstError> {
         if layer.phase() != Phase::Frozen {
             return Err("diagonal export: freeze the layer first (the soft phase is dense)".into());
         }

@@ -1,6 +1,7 @@
 //! An MLP of exported layers with activations between, run with caller-provided buffers.
 
 use super::{CsrLinear, DenseLinear, DiagonalInference, InferenceLinear};
+use crate::error::DstError;
 
 /// Elementwise activation applied after a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub struct MlpBuffers {
 
 impl SparseMlp {
     /// Chain layers; each layer's input width must equal the previous layer's output width.
-    pub fn new(layers: Vec<(InferenceLayer, Activation)>) -> Result<Self, String> {
+    pub fn new(layers: Vec<(InferenceLayer, Activation)>) -> Result<Self, DstError> {
         if layers.is_empty() {
             return Err("SparseMlp needs at least one layer".into());
         }
@@ -73,7 +74,8 @@ impl SparseMlp {
                 return Err(format!(
                     "SparseMlp: layer {i} has {out} outputs but layer {} takes {next_in} inputs",
                     i + 1
-                ));
+                )
+                .into());
             }
         }
         Ok(Self { layers })
@@ -111,20 +113,17 @@ impl SparseMlp {
         batch: usize,
         buffers: &mut MlpBuffers,
         output: &mut [f32],
-    ) -> Result<(), String> {
+    ) -> Result<(), DstError> {
         let (n_in, n_out) = (self.in_features(), self.out_features());
         if batch == 0 || batch > buffers.max_batch {
-            return Err(format!(
-                "SparseMlp: batch = {batch} outside 1..={}",
-                buffers.max_batch
-            ));
+            return Err(format!("SparseMlp: batch = {batch} outside 1..={}", buffers.max_batch).into());
         }
         if input.len() != batch * n_in || output.len() != batch * n_out {
             return Err(format!(
                 "SparseMlp: input has {} and output {} entries, expected {batch} · {n_in} and {batch} · {n_out}",
                 input.len(),
                 output.len()
-            ));
+            ).into());
         }
         transpose(input, batch, n_in, &mut buffers.front[..batch * n_in]);
         for (layer, activation) in &self.layers {

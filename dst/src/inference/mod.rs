@@ -16,6 +16,7 @@ pub use dense::DenseLinear;
 pub use diagonal::DiagonalInference;
 pub use mlp::{Activation, InferenceLayer, MlpBuffers, SparseMlp};
 
+use crate::error::DstError;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -31,12 +32,13 @@ pub trait InferenceLinear {
 }
 
 /// Check a bias length, or make a zero bias.
-fn bias_or_zeros(bias: Option<&[f32]>, out_features: usize) -> Result<Vec<f32>, String> {
+fn bias_or_zeros(bias: Option<&[f32]>, out_features: usize) -> Result<Vec<f32>, DstError> {
     match bias {
         Some(b) if b.len() != out_features => Err(format!(
             "bias has {} entries, expected out_features = {out_features}",
             b.len()
-        )),
+        )
+        .into()),
         Some(b) => Ok(b.to_vec()),
         None => Ok(vec![0.0; out_features]),
     }
