@@ -1,4 +1,4 @@
-//! The `sparse-rl` command line: `train`, `eval`, `envs`, `study`.
+//! The `sparse-rl` command line: `train`, `eval`, `export`, `envs`, `study`.
 
 use std::path::PathBuf;
 
@@ -62,6 +62,17 @@ enum Command {
         /// Multi-agent runs: plays one greedy episode, printing the ASCII grid at every step.
         #[arg(long, conflicts_with = "episodes")]
         render: bool,
+    },
+    /// Writes a trained run's greedy acting network as a policy file (dense, CSR or diagonal layers) that
+    /// `sparse_rl_dst::inference::Policy::load` acts with; prints what each layer became.
+    Export {
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(long, default_value = "best", value_parser = ["best", "latest"])]
+        checkpoint: String,
+        /// The policy file to write (e.g. policy.srlp).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Lists the built-in environments with their observation and action spaces.
     Envs,
@@ -137,6 +148,10 @@ fn dispatch(command: Command) -> Result<()> {
                 json["win_rate"] = w.into();
             }
             println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Command::Export { run, checkpoint, out } => {
+            let report = sparse_rl::export::export_run(&run, &checkpoint, &out)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Envs => {
             println!("{:<32} {:<13} {:<44} action", "id", "kind", "observation");

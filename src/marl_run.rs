@@ -212,7 +212,8 @@ pub fn render_run(run_dir: &Path, which: &str, out: &mut dyn Write) -> Result<Ev
     })
 }
 
-fn load(
+/// A multi-agent run's agent, loaded from checkpoint `which`, with a fresh env of the run.
+pub fn load(
     config: &Config,
     config_text: &str,
     run_dir: &Path,

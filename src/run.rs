@@ -296,13 +296,24 @@ pub fn eval_run(run_dir: &Path, which: &str, episodes: usize) -> Result<Evaluati
     if config.run.algo == Algo::Gan {
         bail!("eval: run.algo = \"gan\" runs write no checkpoints; their evaluation is in summary.json");
     }
-    let mut env = sparse_rl_envs::make(&config.run.env)?;
-    let mut agent = build_agent(&config, env.as_ref())?;
-    let (dir, _) = checkpoint::open(run_dir, which, &config_text)?;
+    let (mut agent, mut env) = load(&config, &config_text, run_dir, which)?;
+    evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
+}
+
+/// A single-agent run's agent, loaded from checkpoint `which`, with a fresh env of the run.
+pub fn load(
+    config: &Config,
+    config_text: &str,
+    run_dir: &Path,
+    which: &str,
+) -> Result<(Box<dyn Agent>, Box<dyn Env>)> {
+    let env = sparse_rl_envs::make(&config.run.env)?;
+    let mut agent = build_agent(config, env.as_ref())?;
+    let (dir, _) = checkpoint::open(run_dir, which, config_text)?;
     agent
         .load(&dir)
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
-    evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
+    Ok((agent, env))
 }
 
 /// A run directory's config, parsed, and its text (to check against a checkpoint's).

@@ -161,3 +161,18 @@ fn eval_with_no_episodes_is_refused() {
     let (code, _, err) = sparse_rl(&["eval", "--run", dir.path().to_str().unwrap(), "--episodes", "0"]);
     assert_one_line_error(code, &err, &["--episodes", "0"]);
 }
+
+#[test]
+fn export_of_a_directory_that_is_no_run_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("policy.srlp");
+    let (code, _, err) = sparse_rl(&[
+        "export",
+        "--run",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_one_line_error(code, &err, &["config.toml"]);
+    assert!(!out.exists());
+}

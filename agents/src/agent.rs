@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::Path;
 
+use sparse_rl_dst::inference::Policy;
 use sparse_rl_envs::Action;
 
 /// A scalar for TensorBoard: tag (`losses/td_loss`...) and value.
@@ -64,4 +65,7 @@ pub trait Agent {
     fn save(&self, dir: &Path) -> std::io::Result<()>;
     /// Loads what [`Agent::save`] wrote.
     fn load(&mut self, dir: &Path) -> std::io::Result<()>;
+    /// The greedy acting network in plain-Rust inference form (what `sparse-rl export` writes): its
+    /// actions equal [`Agent::act`]'s with `explore = false`.
+    fn policy(&self) -> Result<Policy, String>;
 }

@@ -13,6 +13,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use sparse_rl_dst::inference::{Policy, PolicyInput, PolicyOutput, SparseMlp};
 use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::{Action, Space};
@@ -399,5 +400,17 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         self.replay = persist::load_replay(&dir.join("replay.bin"), &self.replay)?;
         self.acting = None;
         Ok(())
+    }
+
+    fn policy(&self) -> Result<Policy, String> {
+        let mut layers = self.online.encoder.inference_layers()?;
+        layers.extend(self.online.head.inference_layers(None)?);
+        let input = PolicyInput::Single {
+            obs_dim: self.obs_dim,
+        };
+        let output = PolicyOutput::Argmax {
+            n_actions: self.n_actions,
+        };
+        Ok(Policy::new(input, SparseMlp::new(layers)?, output)?)
     }
 }

@@ -7,6 +7,7 @@ use burn::module::{Module, ParamId};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use sparse_rl_dst::execution::Execution;
+use sparse_rl_dst::inference::{Activation, InferenceLayer};
 use sparse_rl_dst::topology::SparseLayer;
 use sparse_rl_envs::Space;
 
@@ -158,6 +159,18 @@ impl<B: Backend> Encoder<B> {
         });
         let mlp = self.mlp.as_ref().map_or(0, |m| m.layers.len());
         std::iter::repeat_n(1, mlp).chain(convs).collect()
+    }
+
+    /// The encoder's layers in inference form (none for the identity); conv encoders have no plain-Rust
+    /// kernel and are refused.
+    pub fn inference_layers(&self) -> Result<Vec<(InferenceLayer, Activation)>, String> {
+        match (&self.mlp, &self.conv) {
+            (Some(mlp), _) => mlp.inference_layers(None),
+            (_, Some(_)) => {
+                Err("a conv (pixel) encoder has no plain-Rust inference kernel to export to".into())
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     pub fn param_counts(&self) -> (usize, usize) {

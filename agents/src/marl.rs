@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use sparse_rl_dst::inference::Policy;
 use sparse_rl_envs::MaObs;
 
 use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
@@ -28,4 +29,7 @@ pub trait MarlAgent {
     fn save(&self, dir: &Path) -> std::io::Result<()>;
     /// Loads what [`MarlAgent::save`] wrote.
     fn load(&mut self, dir: &Path) -> std::io::Result<()>;
+    /// The shared agent network in plain-Rust inference form (what `sparse-rl export` writes): with the
+    /// same observations, availability and last actions its greedy actions equal [`MarlAgent::act`]'s.
+    fn policy(&self) -> Result<Policy, String>;
 }

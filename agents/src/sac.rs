@@ -16,6 +16,7 @@ use burn::tensor::{ElementConversion, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
+use sparse_rl_dst::inference::{Policy, PolicyInput, PolicyOutput, SparseMlp};
 use sparse_rl_dst::policy::SparsityPolicy;
 use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::{Action, Space};
@@ -548,5 +549,18 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         self.replay = persist::load_replay(&dir.join("replay.bin"), &self.replay)?;
         self.acting = None;
         Ok(())
+    }
+
+    fn policy(&self) -> Result<Policy, String> {
+        let mut layers = self.qnets.encoder.inference_layers()?;
+        layers.extend(self.actor.inference_layers(Some(self.act_dim()))?);
+        let input = PolicyInput::Single {
+            obs_dim: self.obs_dim,
+        };
+        let output = PolicyOutput::TanhAffine {
+            scale: self.action_scale.clone(),
+            bias: self.action_bias.clone(),
+        };
+        Ok(Policy::new(input, SparseMlp::new(layers)?, output)?)
     }
 }

@@ -1,7 +1,8 @@
 //! Forward of a 256-256-256-256 MLP (input 256, ReLU between, three linear layers) at batch 1 and 32:
 //! burn's dense forward on NdArray and on Flex (input upload and output read-back included, as when
 //! acting), the plain-Rust dense reference, and the CSR and diagonal kernels at densities
-//! 1.0 / 0.2 / 0.1 / 0.05. Dense costs do not depend on the density, so they are measured once per batch.
+//! 1.0 / 0.5 / 0.2 / 0.1 / 0.05. Dense costs do not depend on the density, so they are measured once per
+//! batch.
 //!
 //! `cargo bench -p sparse-rl-dst --bench inference -- --warm-up-time 1 --measurement-time 3`
 
@@ -19,7 +20,7 @@ use sparse_rl_dst::inference::{
 
 const WIDTH: usize = 256;
 const LAYERS: usize = 3;
-const DENSITIES: [f64; 4] = [1.0, 0.2, 0.1, 0.05];
+const DENSITIES: [f64; 5] = [1.0, 0.5, 0.2, 0.1, 0.05];
 const BATCHES: [usize; 2] = [1, 32];
 
 fn activation(i: usize) -> Activation {

@@ -6,12 +6,16 @@ use sparse_rl::config::Config;
 
 /// A small DQN CartPole config that trains in a second or two.
 pub fn tiny_dqn(extra: &str) -> Config {
-    let text = format!(
+    Config::parse(&tiny_dqn_text(extra), &[]).expect("tiny config is valid")
+}
+
+/// The text of [`tiny_dqn`], `extra` appended to its `[dqn]` table.
+pub fn tiny_dqn_text(extra: &str) -> String {
+    format!(
         "[run]\nalgo = \"dqn\"\nenv = \"CartPole-v1\"\ntotal_steps = 3000\nseed = 3\neval_interval = 1000\n\
          eval_episodes = 2\ncheckpoint_interval = 500\n\
          [dqn]\nlearning_starts = 500\ntrain_frequency = 2\ntarget_network_frequency = 100\nbatch_size = 32\n{extra}"
-    );
-    Config::parse(&text, &[]).expect("tiny config is valid")
+    )
 }
 
 /// A failed CLI call: non-zero exit and a one-line error that names each of `needles`.

@@ -9,6 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use sparse_rl_dst::diagonal::{DiagonalLinear, DiagonalLinearConfig};
 use sparse_rl_dst::execution::Execution;
+use sparse_rl_dst::inference::{self, Activation, DiagonalInference, InferenceLayer};
 use sparse_rl_dst::layers::{MaskedLinear, MaskedLinearConfig};
 use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_dst::topology::SparseLayer;
@@ -201,6 +202,50 @@ impl<B: Backend> Mlp<B> {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { layers, ..self })
+    }
+
+    /// The layers in plain-Rust inference form with their activations (masked layers as CSR or dense by
+    /// density, diagonal layers as frozen diagonals); `last_outputs` keeps only the first outputs of the
+    /// last layer (SAC's actor: the means, not the log-std rows).
+    pub fn inference_layers(
+        &self,
+        last_outputs: Option<usize>,
+    ) -> Result<Vec<(InferenceLayer, Activation)>, String> {
+        let n = self.layers.len();
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                let keep = if i + 1 == n { last_outputs } else { None };
+                let exported = match layer {
+                    LinearLayer::Masked(l) => {
+                        let host = |t: Tensor<B, 2>| -> Vec<f32> {
+                            t.transpose().into_data().iter::<f32>().collect()
+                        };
+                        let (rows, cols) = (keep.unwrap_or(l.d_out()), l.d_in());
+                        let weight = host(l.weight.val());
+                        let mask: Vec<bool> = host(l.mask.val()).iter().map(|&m| m != 0.0).collect();
+                        let bias: Option<Vec<f32>> = l
+                            .bias
+                            .as_ref()
+                            .map(|b| b.val().into_data().iter::<f32>().collect());
+                        let bias = bias.as_deref().map(|b| &b[..rows]);
+                        inference::masked_layer(
+                            rows,
+                            cols,
+                            &weight[..rows * cols],
+                            &mask[..rows * cols],
+                            bias,
+                        )?
+                    }
+                    LinearLayer::Diagonal(_) if keep.is_some() => {
+                        return Err("a diagonal output layer cannot drop outputs for export".into())
+                    }
+                    LinearLayer::Diagonal(l) => InferenceLayer::Diagonal(DiagonalInference::from_layer(l)?),
+                };
+                Ok((exported, inference::mlp_activation(i, n, self.activate_last)))
+            })
+            .collect()
     }
 
     /// (parameters, non-zero parameters), masks not counted.

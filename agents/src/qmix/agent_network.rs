@@ -9,6 +9,7 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use sparse_rl_dst::inference::{Activation, InferenceLayer};
 use sparse_rl_dst::layers::{MaskedGruCell, MaskedGruCellConfig};
 use sparse_rl_dst::topology::SparseLayer;
 
@@ -84,6 +85,16 @@ impl<B: Backend> AgentNetwork<B> {
             gru.forward(x, h)
         };
         (head.forward(h.clone(), dense_grad), Some(h))
+    }
+
+    /// The feed-forward network in inference form; a GRU network is refused (no plain-Rust GRU kernel).
+    pub fn inference_layers(&self) -> Result<Vec<(InferenceLayer, Activation)>, String> {
+        if self.gru.is_some() {
+            return Err(
+                "a recurrent (GRU) agent network has no plain-Rust inference kernel to export to".into(),
+            );
+        }
+        self.body.inference_layers(None)
     }
 
     /// Q values of whole episodes: inputs `[B, T, n_agents, d_in]` → `[B, T, n_agents, n_actions]`, the

@@ -16,6 +16,7 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
+use sparse_rl_dst::inference::{Policy, PolicyInput, PolicyOutput, SparseMlp};
 use sparse_rl_dst::policy::SparsityPolicy;
 use sparse_rl_dst::DstError;
 use sparse_rl_dst::FusedAdam;
@@ -484,6 +485,21 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         self.acting = None;
         self.begin_episode();
         Ok(())
+    }
+
+    fn policy(&self) -> Result<Policy, String> {
+        let (s, c) = (self.shape, &self.config);
+        let input = PolicyInput::Agents {
+            n_agents: s.n_agents,
+            obs_dim: s.obs_dim,
+            last_action: c.obs_last_action.then_some(s.n_actions),
+            agent_id: c.obs_agent_id,
+        };
+        let network = SparseMlp::new(self.online.agent.inference_layers()?)?;
+        let output = PolicyOutput::Argmax {
+            n_actions: s.n_actions,
+        };
+        Ok(Policy::new(input, network, output)?)
     }
 }
 

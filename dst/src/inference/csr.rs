@@ -65,6 +65,52 @@ impl CsrLinear {
         })
     }
 
+    /// From stored parts (a file's), checking that they form a CSR matrix: `rows + 1` non-decreasing row
+    /// starts from 0 to `nnz`, ascending columns below `cols` in each row, `rows` biases.
+    pub fn from_parts(
+        rows: usize,
+        cols: usize,
+        indptr: Vec<u32>,
+        indices: Vec<u32>,
+        values: Vec<f32>,
+        bias: Vec<f32>,
+    ) -> Result<Self, DstError> {
+        let nnz = values.len();
+        if indptr.len() != rows + 1 || indptr[0] != 0 || indptr[rows] as usize != nnz || indices.len() != nnz
+        {
+            return Err(format!(
+                "CSR: {} row starts ending at {:?} for {rows} rows and {nnz} values with {} columns",
+                indptr.len(),
+                indptr.last(),
+                indices.len()
+            )
+            .into());
+        }
+        for (r, w) in indptr.windows(2).enumerate() {
+            if w[0] > w[1] {
+                return Err(format!("CSR: row {r} starts at {} after its end {}", w[0], w[1]).into());
+            }
+            let row = &indices[w[0] as usize..w[1] as usize];
+            if let Some(&c) = row.iter().find(|&&c| c as usize >= cols) {
+                return Err(format!("CSR: row {r} has column {c}, beyond {cols} columns").into());
+            }
+            if row.windows(2).any(|p| p[0] >= p[1]) {
+                return Err(format!("CSR: row {r}'s columns are not ascending").into());
+            }
+        }
+        if bias.len() != rows {
+            return Err(format!("CSR: {} biases for {rows} rows", bias.len()).into());
+        }
+        Ok(Self {
+            rows,
+            cols,
+            indptr,
+            indices,
+            values,
+            bias,
+        })
+    }
+
     /// Export a masked burn layer in burn's Linear layout: `weight` and `mask` `[d_in, d_out]` (mask
     /// entries ≠ 0 are active), `bias [d_out]`.
     pub fn from_burn<B: Backend>(

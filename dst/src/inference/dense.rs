@@ -32,6 +32,16 @@ impl DenseLinear {
         })
     }
 
+    /// The row-major `[out × in]` weight.
+    pub fn weight(&self) -> &[f32] {
+        &self.weight
+    }
+
+    /// The bias, one entry per output.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
     /// From burn tensors in burn's Linear layout (`weight [d_in, d_out]`, `bias [d_out]`).
     pub fn from_burn<B: Backend>(weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Result<Self, DstError> {
         let (rows, cols, weight) = burn_weight_to_row_major(weight);

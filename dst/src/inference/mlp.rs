@@ -81,6 +81,11 @@ impl SparseMlp {
         Ok(Self { layers })
     }
 
+    /// The layers with the activation after each.
+    pub fn layers(&self) -> &[(InferenceLayer, Activation)] {
+        &self.layers
+    }
+
     /// Input features of the first layer.
     pub fn in_features(&self) -> usize {
         self.layers[0].0.kernel().in_features()

@@ -5,16 +5,26 @@
 //! Kernels work on feature-major activations (`x[feature · batch + b]`): with batch 1 that is the plain
 //! vector, and with batch B every weight touches a contiguous run of B values, which the compiler
 //! vectorises. Buffers come from the caller ([`MlpBuffers`]), sized once for the largest batch.
+//!
+//! A [`Policy`] adds what turns observations into the network's input and its outputs into actions; it is
+//! what `sparse-rl export` writes (`policy_file.rs`, docs/policy_format.md) and what acts from the file.
 
 mod csr;
 mod dense;
 mod diagonal;
 mod mlp;
+mod policy;
+mod policy_file;
 
 pub use csr::CsrLinear;
 pub use dense::DenseLinear;
 pub use diagonal::DiagonalInference;
 pub use mlp::{Activation, InferenceLayer, MlpBuffers, SparseMlp};
+pub use policy::{
+    masked_layer, mlp_activation, Policy, PolicyAction, PolicyInput, PolicyOutput, PolicyScratch,
+    CSR_MAX_DENSITY,
+};
+pub use policy_file::{MAGIC, VERSION};
 
 use crate::error::DstError;
 use burn::tensor::backend::Backend;
