@@ -40,7 +40,7 @@ impl CsrLinear {
             )
             .into());
         }
-        if cols > u32::MAX as usize || rows * cols > u32::MAX as usize {
+        if cols > i32::MAX as usize || rows * cols > u32::MAX as usize {
             return Err(format!("CSR export: {rows} × {cols} does not fit u32 indices").into());
         }
         let mut indptr = Vec::with_capacity(rows + 1);
@@ -76,6 +76,9 @@ impl CsrLinear {
         bias: Vec<f32>,
     ) -> Result<Self, DstError> {
         let nnz = values.len();
+        if cols > i32::MAX as usize {
+            return Err(format!("CSR: {cols} columns, more than the kernels index (2^31 - 1)").into());
+        }
         if indptr.len() != rows + 1 || indptr[0] != 0 || indptr[rows] as usize != nnz || indices.len() != nnz
         {
             return Err(format!(
@@ -149,13 +152,22 @@ impl InferenceLinear for CsrLinear {
     }
 
     fn forward_feature_major(&self, x: &[f32], batch: usize, y: &mut [f32]) {
-        let rows = self.indptr.windows(2).map(|w| w[0] as usize..w[1] as usize);
         if batch == 1 {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA; construction guarantees `indptr` spans `values` and
+                // `indices`, columns below `cols` (≤ i32::MAX), and the caller passes `cols` inputs and
+                // `rows` outputs.
+                unsafe { avx2::forward(self, x, y) };
+                return;
+            }
+            let rows = self.indptr.windows(2).map(|w| w[0] as usize..w[1] as usize);
             for ((out, range), b) in y.iter_mut().zip(rows).zip(&self.bias) {
                 *out = b + gather_dot(&self.values[range.clone()], &self.indices[range], x);
             }
             return;
         }
+        let rows = self.indptr.windows(2).map(|w| w[0] as usize..w[1] as usize);
         fill_bias(&self.bias, batch, y);
         for (out_row, range) in y.chunks_exact_mut(batch).zip(rows) {
             for (&w, &c) in self.values[range.clone()].iter().zip(&self.indices[range]) {
@@ -163,6 +175,62 @@ impl InferenceLinear for CsrLinear {
                 axpy(w, &x[c * batch..(c + 1) * batch], out_row);
             }
         }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::CsrLinear;
+
+    /// The batch-1 forward `y[r] = bias[r] + Σ_k values[k] · x[indices[k]]` over row `r`'s range: eight
+    /// products per step, gathering `x[indices[k..k + 8]]` (about 1.8× the portable loop's speed at
+    /// density 1 and 1.2× at 0.1 on three 256 × 256 layers, `dst/benches/inference.rs`; short rows are
+    /// dominated by the per-row sum).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA, `layer` must be a valid CSR matrix (as its constructors check),
+    /// `x` must hold `layer.cols` values and `y` `layer.rows`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn forward(layer: &CsrLinear, x: &[f32], y: &mut [f32]) {
+        debug_assert!(layer.indices.iter().all(|&i| (i as usize) < x.len()));
+        for (r, out) in y.iter_mut().enumerate().take(layer.rows) {
+            let (start, end) = (layer.indptr[r] as usize, layer.indptr[r + 1] as usize);
+            *out = layer.bias[r] + gather_dot(&layer.values[start..end], &layer.indices[start..end], x);
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn gather_dot(values: &[f32], indices: &[u32], x: &[f32]) -> f32 {
+        let n = values.len().min(indices.len());
+        let full = n - n % 8;
+        let mut acc = _mm256_setzero_ps();
+        let mut k = 0;
+        while k < full {
+            let idx = _mm256_loadu_si256(indices.as_ptr().add(k).cast());
+            let xs = _mm256_i32gather_ps::<4>(x.as_ptr(), idx);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(values.as_ptr().add(k)), xs, acc);
+            k += 8;
+        }
+        if n > full {
+            // The last 1–7 products as one masked step: masked-off lanes load and gather nothing.
+            let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((n - full) as i32), lanes);
+            let idx = _mm256_maskload_epi32(indices.as_ptr().add(full).cast(), mask);
+            let v = _mm256_maskload_ps(values.as_ptr().add(full), mask);
+            let xs = _mm256_mask_i32gather_ps::<4>(
+                _mm256_setzero_ps(),
+                x.as_ptr(),
+                idx,
+                _mm256_castsi256_ps(mask),
+            );
+            acc = _mm256_fmadd_ps(v, xs, acc);
+        }
+        let half = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+        let pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair)))
     }
 }
 

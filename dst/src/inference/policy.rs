@@ -7,9 +7,9 @@ use crate::error::DstError;
 /// Above this fraction of active weights a masked layer is stored dense. CSR keeps a 4-byte column index
 /// beside every 4-byte value, so it is the smaller form up to density 0.5, but at batch 1 (acting) its
 /// gathers cost more per weight than the dense row dot products: in `dst/benches/inference.rs` (three
-/// 256 × 256 layers) CSR's time is about 125 µs × density against dense's 36 µs, equal near 0.29. Up to
-/// 0.25 CSR is both smaller and faster; above it dense is faster, which is what acting needs.
-pub const CSR_MAX_DENSITY: f64 = 0.25;
+/// 256 × 256 layers, AVX2 gathers) CSR's time is about 62 µs × density against dense's 26.5 µs, equal
+/// near 0.43. Up to 0.4 CSR is both smaller and faster; above it dense is faster, which acting needs.
+pub const CSR_MAX_DENSITY: f64 = 0.4;
 
 /// How an observation becomes the network's input.
 #[derive(Clone, Debug, PartialEq)]
@@ -372,6 +372,7 @@ mod tests {
         let sparse = masked_layer(2, 2, &w, &[true, false, false, false], None).unwrap();
         assert!(matches!(sparse, InferenceLayer::Csr(ref c) if c.nnz() == 1));
         let half = masked_layer(2, 2, &w, &[true, false, false, true], None).unwrap();
+        // 0.5 > CSR_MAX_DENSITY: dense.
         assert_eq!(
             half,
             InferenceLayer::Dense(DenseLinear::new(2, 2, vec![1.0, 0.0, 0.0, 4.0], None).unwrap())
