@@ -2,6 +2,9 @@
 //!
 //! - Single-agent classic control with Gymnasium 1.x dynamics ([`Env`], [`make`]).
 //! - Multi-agent gridworlds with a parallel API ([`MultiAgentEnv`], [`make_multi_agent`]).
+//! - For one's own agents: vector envs with Gymnasium's same-step autoreset ([`SyncVectorEnv`],
+//!   [`ParallelVectorEnv`]) and Gymnasium's wrappers ([`wrappers`]); the CLI's agents act on one env at a
+//!   time and use only the time limit and pixel wrappers. `examples/vector_rollouts.rs` puts them together.
 
 mod env;
 mod error;
