@@ -65,7 +65,7 @@ impl Cadence {
     }
 
     /// After an evaluation returning `mean`: writes `best` (with `save`) when it beats the best so far.
-    pub fn keep_best(
+    fn keep_best(
         &self,
         state: &mut LoopState,
         mean: f64,
@@ -80,7 +80,7 @@ impl Cadence {
 
     /// Writes `latest` (with `save`) when one is due at `state.step`; returns whether the run pauses here.
     /// A pause writes `latest` outside the schedule, which goes on from the last scheduled one.
-    pub fn checkpoint(&self, state: &mut LoopState, save: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
+    fn checkpoint(&self, state: &mut LoopState, save: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
         let step = state.step;
         let pause = self.pause_at.is_some_and(|p| step >= p) && step < self.total_steps;
         let due = step - state.last_checkpoint >= self.checkpoint_interval && step < self.total_steps;

@@ -148,12 +148,8 @@ fn write_steps(
     Ok(())
 }
 
-/// The intact checkpoint `which` of `run`: the named directory when its seal verifies, else the newest
-/// sealed one of its temporary and set-aside siblings (what a kill during a write leaves).
-pub fn resolve(run: &Path, which: &str) -> Result<PathBuf> {
-    resolve_sealed(run, which).map(|(d, _)| d)
-}
-
+/// The intact checkpoint `which` of `run` with its manifest: the named directory when its seal verifies,
+/// else the newest sealed one of its temporary and set-aside siblings (what a kill during a write leaves).
 fn resolve_sealed(run: &Path, which: &str) -> Result<(PathBuf, manifest::Manifest)> {
     let target = dir(run, which);
     let named = match manifest::verify(&target) {
@@ -291,7 +287,7 @@ mod tests {
                 got == (5, "first".into()) && !want_new || got == (9, "second".into()) && want_new,
                 "killed after step {k}: {got:?}"
             );
-            let chosen = resolve(run.path(), "latest").unwrap();
+            let (chosen, _) = resolve_sealed(run.path(), "latest").unwrap();
             restore(run.path(), "latest", &chosen).unwrap();
             assert!(manifest::verify(&dir(run.path(), "latest")).is_ok(), "step {k}");
             put(run.path(), 12, "third", None).unwrap();
