@@ -11,7 +11,8 @@ use sparse_rl_agents::gan::mixture::Mixture;
 use sparse_rl_agents::gan::trainer::GanConfig;
 use sparse_rl_agents::qmix::QmixConfig;
 use sparse_rl_agents::sac::SacConfig;
-use sparse_rl_dst::policy::SparsityPolicy;
+use sparse_rl_dst::execution::Execution;
+use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
 
 /// The whole config of one run, as written back to `config.toml` of the run directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -268,6 +269,29 @@ impl Config {
         self
     }
 
+    /// The line that tells the user that modules asking for the sparse kernels (`execution = "sparse"` or
+    /// `"auto"`, the default) run masked-dense because `run.backend` has no sparse kernels; `None` on flex
+    /// or when every module is dense or masked-dense.
+    pub fn sparse_kernel_notice(&self) -> Option<String> {
+        if self.run.backend == BackendName::Flex {
+            return None;
+        }
+        let asking: Vec<&str> = self
+            .sparsity
+            .iter()
+            .filter(|(_, p)| p.kind != PolicyKind::Dense && p.execution != Execution::MaskedDense)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        (!asking.is_empty()).then(|| {
+            format!(
+                "note: run.backend = \"{}\" has no sparse kernels; sparse modules {} run masked-dense \
+                 (the flex backend runs them sparse)",
+                format!("{:?}", self.run.backend).to_lowercase(),
+                asking.join(", ")
+            )
+        })
+    }
+
     /// The policy of a module (dense when the config has none).
     pub fn policy(&self, module: &str) -> SparsityPolicy {
         self.sparsity
@@ -361,6 +385,31 @@ pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparse_modules_off_flex_are_told_they_run_masked_dense() {
+        let text = |backend: &str, execution: &str| {
+            format!(
+                "[run]\nalgo = \"sac\"\nenv = \"Pendulum-v1\"\ntotal_steps = 100\nbackend = \"{backend}\"\n\
+                 [sparsity.critic]\nkind = \"static\"\ndensity = 0.1\n{execution}\
+                 [sparsity.actor]\nkind = \"dense\"\n"
+            )
+        };
+        let notice = |backend, execution| {
+            Config::parse(&text(backend, execution), &[])
+                .unwrap()
+                .resolved()
+                .sparse_kernel_notice()
+        };
+        let told = notice("ndarray", "").expect("the default execution asks for the sparse kernels");
+        assert!(
+            told.contains("\"ndarray\"") && told.contains("critic") && !told.contains("actor"),
+            "{told}"
+        );
+        assert!(notice("ndarray", "execution = \"sparse\"\n").is_some());
+        assert_eq!(notice("ndarray", "execution = \"masked-dense\"\n"), None);
+        assert_eq!(notice("flex", ""), None);
+    }
 
     #[test]
     fn override_sets_nested_keys_with_typed_values() {

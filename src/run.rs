@@ -52,6 +52,9 @@ impl Evaluation {
 /// Trains any algorithm: the RL loop below, or the GAN loop ([`crate::gan_run`]) for `run.algo = "gan"`;
 /// returns the summary as JSON.
 pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<serde_json::Value>> {
+    if let Some(notice) = config.clone().resolved().sparse_kernel_notice() {
+        eprintln!("{notice}");
+    }
     if config.run.algo == Algo::Gan {
         let Start::Fresh { out } = start else {
             bail!("--resume: run.algo = \"gan\" runs write no checkpoints");

@@ -230,11 +230,13 @@ fn other_backends_keep_the_masked_dense_product() {
 }
 
 #[test]
-fn the_policy_reads_execution_and_defaults_to_masked_dense() {
+fn the_policy_reads_execution_and_defaults_to_auto() {
     let p: SparsityPolicy = toml::from_str("execution = \"sparse\"").unwrap();
     assert_eq!(p.execution, Execution::Sparse);
-    let p: SparsityPolicy = toml::from_str("execution = \"auto\"").unwrap();
+    let p: SparsityPolicy = toml::from_str("execution = \"masked-dense\"").unwrap();
+    assert_eq!(p.execution, Execution::MaskedDense);
+    assert_eq!(SparsityPolicy::default().execution, Execution::Auto);
+    let p: SparsityPolicy = toml::from_str("density = 0.2").unwrap();
     assert_eq!(p.execution, Execution::Auto);
-    assert_eq!(SparsityPolicy::default().execution, Execution::MaskedDense);
     assert!(toml::from_str::<SparsityPolicy>("execution = \"csr\"").is_err());
 }
