@@ -55,14 +55,7 @@ impl CsrLinear {
             }
             indptr.push(values.len() as u32);
         }
-        Ok(Self {
-            rows,
-            cols,
-            indptr,
-            indices,
-            values,
-            bias: bias_or_zeros(bias, rows)?,
-        })
+        Self::from_parts(rows, cols, indptr, indices, values, bias_or_zeros(bias, rows)?)
     }
 
     /// From stored parts (a file's), checking that they form a CSR matrix: `rows + 1` non-decreasing row
