@@ -167,6 +167,33 @@ proptest! {
         let h = inner[..2].iter().fold(x.clone().inner(), |h, l| l.forward_hidden(h));
         assert_close("inner y", &host(inner[2].forward(h)), &want[0].1);
     }
+
+    /// `auto` (the policies' default) decides per layer, so a chain mixes sparse layers that hand their
+    /// output on feature-major with masked-dense ones (ERK gives input and output layers the higher
+    /// densities): every mix must equal the masked-dense chain.
+    #[test]
+    fn a_chain_that_auto_runs_partly_sparse_equals_masked_dense(
+        widths in proptest::collection::vec(1usize..40, 4), batch in 1usize..80,
+        densities in proptest::collection::vec(0.0f64..1.0, 3), seed in any::<u64>()
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let dense: Vec<MaskedLinear<Fx>> = widths
+            .windows(2)
+            .zip(&densities)
+            .map(|(w, &d)| layer::<Fx>(w[0], w[1], d, &mut rng))
+            .collect();
+        let auto: Vec<_> = dense.iter().map(|l| with(l, Execution::Auto)).collect();
+        let x = matrix::<Fx>(batch, widths[0], &mut rng);
+        let r = matrix::<Fx>(batch, widths[3], &mut rng);
+        let want = chain_value_and_grads(&dense, &x, &r);
+        let got = chain_value_and_grads(&auto, &x, &r);
+        for ((what, g), (_, w)) in got.iter().zip(&want) {
+            assert_close(what, g, w);
+        }
+        let inner: Vec<_> = auto.iter().map(|l| l.valid()).collect();
+        let h = inner[..2].iter().fold(x.clone().inner(), |h, l| l.forward_hidden(h));
+        assert_close("inner y", &host(inner[2].forward(h)), &want[0].1);
+    }
 }
 
 #[test]

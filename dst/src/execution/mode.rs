@@ -17,14 +17,15 @@ pub const AUTO_MIN_ROWS: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Execution {
-    /// `X · (W ⊙ M)` with burn's dense matmul, on every backend.
+    /// `X · (W ⊙ M)` with burn's dense matmul, on every backend. A bare layer's default (targets and
+    /// references built outside a module policy stay plain); module policies default to [`Self::Auto`].
+    #[default]
     MaskedDense,
     /// The sparse kernels wherever the backend has them (flex), masked-dense elsewhere.
     Sparse,
     /// Sparse when the layer's density is at most [`AUTO_MAX_DENSITY`] and the call has at least
-    /// [`AUTO_MIN_ROWS`] rows, on a backend with the sparse kernels (flex); masked-dense otherwise. The
-    /// default: a sparse module runs where each of its products is faster.
-    #[default]
+    /// [`AUTO_MIN_ROWS`] rows, on a backend with the sparse kernels (flex); masked-dense otherwise. A
+    /// module policy's default: a sparse module runs where each of its products is faster.
     Auto,
 }
 
