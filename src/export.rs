@@ -58,7 +58,9 @@ pub fn export_run(run_dir: &Path, which: &str, out: &Path) -> Result<ExportRepor
         run: run_dir.display().to_string(),
         checkpoint: which.into(),
         out: out.display().to_string(),
-        bytes: policy.to_bytes().len(),
+        bytes: std::fs::metadata(out)
+            .with_context(|| format!("cannot read {}", out.display()))?
+            .len() as usize,
         dense_bytes,
         layers,
     })

@@ -23,8 +23,15 @@ fn train_and_export(text: &str) -> (tempfile::TempDir, std::path::PathBuf, Polic
         .unwrap();
     let file = dir.path().join("policy.srlp");
     let report = sparse_rl::export::export_run(&run, "latest", &file).unwrap();
-    assert_eq!(report.bytes as u64, std::fs::metadata(&file).unwrap().len());
     let policy = Policy::load(&file).unwrap();
+    let written = std::fs::read(&file).unwrap();
+    assert_eq!(
+        written,
+        policy.to_bytes(),
+        "the loaded policy writes the file back byte for byte"
+    );
+    assert_eq!(report.bytes, written.len());
+    assert_eq!(report.layers.len(), policy.network.layers().len());
     (dir, run, policy, config)
 }
 

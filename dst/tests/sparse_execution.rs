@@ -142,6 +142,36 @@ fn chain_value_and_grads<B: AutodiffBackend>(
     out
 }
 
+/// A three-layer chain of `widths` at per-layer `densities` run with `execution` against the same chain
+/// masked-dense: values and gradients on the autodiff backend, and the forward on the inference backend.
+fn assert_chain_equals_masked_dense(
+    widths: &[usize],
+    batch: usize,
+    densities: &[f64],
+    execution: Execution,
+    seed: u64,
+) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dense: Vec<MaskedLinear<Fx>> = widths
+        .windows(2)
+        .zip(densities)
+        .map(|(w, &d)| layer::<Fx>(w[0], w[1], d, &mut rng))
+        .collect();
+    let tested: Vec<_> = dense.iter().map(|l| with(l, execution)).collect();
+    let x = matrix::<Fx>(batch, widths[0], &mut rng);
+    let r = matrix::<Fx>(batch, widths[3], &mut rng);
+    let want = chain_value_and_grads(&dense, &x, &r);
+    let got = chain_value_and_grads(&tested, &x, &r);
+    for ((what, g), (_, w)) in got.iter().zip(&want) {
+        assert_close(what, g, w);
+    }
+    let inner: Vec<_> = tested.iter().map(|l| l.valid()).collect();
+    let h = inner[..2]
+        .iter()
+        .fold(x.clone().inner(), |h, l| l.forward_hidden(h));
+    assert_close("inner y", &host(inner[2].forward(h)), &want[0].1);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -151,21 +181,7 @@ proptest! {
         widths in proptest::collection::vec(1usize..40, 4), batch in 1usize..80, density in 0.0f64..1.0,
         seed in any::<u64>()
     ) {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let dense: Vec<MaskedLinear<Fx>> =
-            widths.windows(2).map(|w| layer::<Fx>(w[0], w[1], density, &mut rng)).collect();
-        let sparse: Vec<_> = dense.iter().map(|l| with(l, Execution::Sparse)).collect();
-        let x = matrix::<Fx>(batch, widths[0], &mut rng);
-        let r = matrix::<Fx>(batch, widths[3], &mut rng);
-        let want = chain_value_and_grads(&dense, &x, &r);
-        let got = chain_value_and_grads(&sparse, &x, &r);
-        for ((what, g), (_, w)) in got.iter().zip(&want) {
-            assert_close(what, g, w);
-        }
-        // The inference backend runs the same chain.
-        let inner: Vec<_> = sparse.iter().map(|l| l.valid()).collect();
-        let h = inner[..2].iter().fold(x.clone().inner(), |h, l| l.forward_hidden(h));
-        assert_close("inner y", &host(inner[2].forward(h)), &want[0].1);
+        assert_chain_equals_masked_dense(&widths, batch, &[density; 3], Execution::Sparse, seed);
     }
 
     /// `auto` (the policies' default) decides per layer, so a chain mixes sparse layers that hand their
@@ -176,23 +192,7 @@ proptest! {
         widths in proptest::collection::vec(1usize..40, 4), batch in 1usize..80,
         densities in proptest::collection::vec(0.0f64..1.0, 3), seed in any::<u64>()
     ) {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let dense: Vec<MaskedLinear<Fx>> = widths
-            .windows(2)
-            .zip(&densities)
-            .map(|(w, &d)| layer::<Fx>(w[0], w[1], d, &mut rng))
-            .collect();
-        let auto: Vec<_> = dense.iter().map(|l| with(l, Execution::Auto)).collect();
-        let x = matrix::<Fx>(batch, widths[0], &mut rng);
-        let r = matrix::<Fx>(batch, widths[3], &mut rng);
-        let want = chain_value_and_grads(&dense, &x, &r);
-        let got = chain_value_and_grads(&auto, &x, &r);
-        for ((what, g), (_, w)) in got.iter().zip(&want) {
-            assert_close(what, g, w);
-        }
-        let inner: Vec<_> = auto.iter().map(|l| l.valid()).collect();
-        let h = inner[..2].iter().fold(x.clone().inner(), |h, l| l.forward_hidden(h));
-        assert_close("inner y", &host(inner[2].forward(h)), &want[0].1);
+        assert_chain_equals_masked_dense(&widths, batch, &densities, Execution::Auto, seed);
     }
 }
 
