@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sparse_rl_dst::diagonal::DiagonalLinearConfig;
 use sparse_rl_dst::inference::{
-    Activation, CsrLinear, DenseLinear, DiagonalInference, InferenceLayer, SparseMlp,
+    Activation, CsrLinear, DenseLinear, DiagonalInference, InferenceLayer, InferenceLinear, SparseMlp,
 };
 
 type B = NdArray;
@@ -148,10 +148,10 @@ fn burn_layout_export_transposes() {
     let mask = Tensor::<B, 2>::from_floats([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], &device);
     let bias = Tensor::<B, 1>::from_floats([0.5, -0.5], &device);
     let csr = CsrLinear::from_burn(weight.clone(), mask, Some(bias.clone())).unwrap();
-    assert_eq!((csr.rows, csr.cols), (2, 3));
-    assert_eq!(csr.indptr, vec![0, 2, 4]);
-    assert_eq!(csr.indices, vec![0, 2, 1, 2]);
-    assert_eq!(csr.values, vec![1.0, 5.0, 4.0, 6.0]);
+    assert_eq!((csr.out_features(), csr.in_features()), (2, 3));
+    assert_eq!(csr.indptr(), [0, 2, 4]);
+    assert_eq!(csr.indices(), [0, 2, 1, 2]);
+    assert_eq!(csr.values(), [1.0, 5.0, 4.0, 6.0]);
     let dense = DenseLinear::from_burn(weight, Some(bias)).unwrap();
     let mlp = SparseMlp::new(vec![(InferenceLayer::Dense(dense), Activation::Identity)]).unwrap();
     // y = [1, 1, 1] · W + b = [9.5, 11.5].

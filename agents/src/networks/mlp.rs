@@ -219,23 +219,11 @@ impl<B: Backend> Mlp<B> {
                 let keep = if i + 1 == n { last_outputs } else { None };
                 let exported = match layer {
                     LinearLayer::Masked(l) => {
-                        let host = |t: Tensor<B, 2>| -> Vec<f32> {
-                            t.transpose().into_data().iter::<f32>().collect()
-                        };
-                        let (rows, cols) = (keep.unwrap_or(l.d_out()), l.d_in());
-                        let weight = host(l.weight.val());
-                        let mask: Vec<bool> = host(l.mask.val()).iter().map(|&m| m != 0.0).collect();
-                        let bias: Option<Vec<f32>> = l
-                            .bias
-                            .as_ref()
-                            .map(|b| b.val().into_data().iter::<f32>().collect());
-                        let bias = bias.as_deref().map(|b| &b[..rows]);
-                        inference::masked_layer(
-                            rows,
-                            cols,
-                            &weight[..rows * cols],
-                            &mask[..rows * cols],
-                            bias,
+                        let (d_in, rows) = (l.d_in(), keep.unwrap_or(l.d_out()));
+                        inference::masked_layer_from_burn(
+                            l.weight.val().slice([0..d_in, 0..rows]),
+                            l.mask.val().slice([0..d_in, 0..rows]),
+                            l.bias.as_ref().map(|b| b.val().slice(0..rows)),
                         )?
                     }
                     LinearLayer::Diagonal(_) if keep.is_some() => {

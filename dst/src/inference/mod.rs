@@ -21,8 +21,8 @@ pub use dense::DenseLinear;
 pub use diagonal::DiagonalInference;
 pub use mlp::{Activation, InferenceLayer, MlpBuffers, SparseMlp};
 pub use policy::{
-    masked_layer, mlp_activation, Policy, PolicyAction, PolicyInput, PolicyOutput, PolicyScratch,
-    CSR_MAX_DENSITY,
+    masked_layer, masked_layer_from_burn, mlp_activation, Policy, PolicyAction, PolicyInput, PolicyOutput,
+    PolicyScratch, CSR_MAX_DENSITY,
 };
 pub use policy_file::{MAGIC, VERSION};
 
@@ -66,6 +66,43 @@ fn fill_bias(bias: &[f32], batch: usize, y: &mut [f32]) {
 pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
+    }
+}
+
+/// A masked burn layer read to the host: row-major `[rows × cols]` weight and mask (rows = outputs).
+struct HostMasked {
+    rows: usize,
+    cols: usize,
+    weight: Vec<f32>,
+    mask: Vec<bool>,
+    bias: Option<Vec<f32>>,
+}
+
+impl HostMasked {
+    /// From burn's Linear layout: `weight` and `mask` `[d_in, d_out]` (mask entries ≠ 0 are active),
+    /// `bias [d_out]`.
+    fn from_burn<B: Backend>(
+        weight: Tensor<B, 2>,
+        mask: Tensor<B, 2>,
+        bias: Option<Tensor<B, 1>>,
+    ) -> Result<Self, DstError> {
+        if weight.dims() != mask.dims() {
+            return Err(format!(
+                "export: weight {:?} and mask {:?} differ in shape",
+                weight.dims(),
+                mask.dims()
+            )
+            .into());
+        }
+        let (rows, cols, weight) = burn_weight_to_row_major(weight);
+        let (_, _, mask) = burn_weight_to_row_major(mask);
+        Ok(Self {
+            rows,
+            cols,
+            weight,
+            mask: mask.iter().map(|&m| m != 0.0).collect(),
+            bias: bias.map(|b| b.into_data().iter::<f32>().collect()),
+        })
     }
 }
 

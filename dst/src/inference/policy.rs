@@ -1,7 +1,10 @@
 //! A trained acting network with what turns observations into its input and its output into actions: the
 //! object an exported policy file holds ([`super::policy_file`] reads and writes it).
 
-use super::{Activation, CsrLinear, DenseLinear, InferenceLayer, MlpBuffers, SparseMlp};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+use super::{Activation, CsrLinear, DenseLinear, HostMasked, InferenceLayer, MlpBuffers, SparseMlp};
 use crate::error::DstError;
 
 /// Above this fraction of active weights a masked layer is stored dense. CSR keeps a 4-byte column index
@@ -273,6 +276,17 @@ pub fn masked_layer(
         .map(|(&w, &m)| if m { w } else { 0.0 })
         .collect();
     DenseLinear::new(rows, cols, masked, bias).map(InferenceLayer::Dense)
+}
+
+/// [`masked_layer`] of a masked burn layer in burn's Linear layout: `weight` and `mask` `[d_in, d_out]`
+/// (mask entries ≠ 0 are active), `bias [d_out]`.
+pub fn masked_layer_from_burn<B: Backend>(
+    weight: Tensor<B, 2>,
+    mask: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Result<InferenceLayer, DstError> {
+    let h = HostMasked::from_burn(weight, mask, bias)?;
+    masked_layer(h.rows, h.cols, &h.weight, &h.mask, h.bias.as_deref())
 }
 
 /// The activation after layer `i` of `n`: ReLU between layers, and after the last one only when
