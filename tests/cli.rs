@@ -53,6 +53,22 @@ fn unknown_env_is_named() {
     assert_one_line_error(code, &err, &["CartPole-v9", "run.env"]);
 }
 
+#[cfg(not(feature = "gym"))]
+#[test]
+fn gym_env_without_the_bridge_names_the_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = train_with(&GOOD.replace("CartPole-v1", "gym:CartPole-v1"), dir.path());
+    assert_one_line_error(code, &err, &["run.env", "gym:CartPole-v1", "--features gym"]);
+}
+
+#[cfg(feature = "gym")]
+#[test]
+fn unknown_gym_env_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = train_with(&GOOD.replace("CartPole-v1", "gym:CartPole-v9"), dir.path());
+    assert_one_line_error(code, &err, &["run.env", "gym:CartPole-v9", "VersionNotFound"]);
+}
+
 #[test]
 fn bad_density_is_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,21 @@ use sparse_rl::config::Config;
 
 #[test]
 fn every_preset_validates_and_round_trips() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let n = validate_and_round_trip("configs");
+    assert!(n >= 9, "expected the presets of configs/, found {n}");
+}
+
+/// The presets on Gymnasium envs, which validate only where the bridge is built and gymnasium installed.
+#[cfg(feature = "gym")]
+#[test]
+fn every_gym_preset_validates_and_round_trips() {
+    let n = validate_and_round_trip("configs/gym");
+    assert!(n >= 2, "expected the presets of configs/gym/, found {n}");
+}
+
+/// Checks every `.toml` of `dir` (relative to the package root); returns how many there were.
+fn validate_and_round_trip(dir: &str) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -24,5 +38,5 @@ fn every_preset_validates_and_round_trips() {
         );
         n += 1;
     }
-    assert!(n >= 9, "expected the presets of configs/, found {n}");
+    n
 }

@@ -56,6 +56,15 @@ fn paused_and_resumed_run_equals_uninterrupted_run() {
     assert_resume_equals_whole(|| common::tiny_dqn(""), 1200);
 }
 
+/// A Gymnasium env through the bridge: each episode's reset seed reaches `env.reset(seed=...)`, so the
+/// resumed run replays the same episodes.
+#[cfg(feature = "gym")]
+#[test]
+fn paused_and_resumed_gym_run_equals_uninterrupted_run() {
+    let text = common::tiny_dqn_text("").replace("\"CartPole-v1\"", "\"gym:CartPole-v1\"");
+    assert_resume_equals_whole(|| Config::parse(&text, &[]).unwrap(), 1200);
+}
+
 /// Sparse QMIX with both MAST corrections: the resumed run must also restore the episode buffer with its
 /// recent-episode queue, the ε schedule, the masks and the topology schedule.
 #[test]

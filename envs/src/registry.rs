@@ -3,8 +3,29 @@
 use crate::{Env, EnvError, MultiAgentEnv, Result, Space};
 
 /// Builds a single-agent env by its Gymnasium id, with its time limit, e.g. `make("CartPole-v1")`.
+/// An id `gym:<id>` makes a Gymnasium env through the bridge (cargo feature `gym`, module [`crate::gym`]).
 pub fn make(id: &str) -> Result<Box<dyn Env>> {
+    if let Some(gym_id) = id.strip_prefix(GYM_PREFIX) {
+        return make_gym(id, gym_id);
+    }
     crate::classic::make(id).ok_or_else(|| unknown(id))
+}
+
+/// The prefix of an id that names a Gymnasium env (`gym:HalfCheetah-v5`).
+pub const GYM_PREFIX: &str = "gym:";
+
+#[cfg(feature = "gym")]
+fn make_gym(_id: &str, gym_id: &str) -> Result<Box<dyn Env>> {
+    crate::gym::make(gym_id)
+}
+
+#[cfg(not(feature = "gym"))]
+fn make_gym(id: &str, _gym_id: &str) -> Result<Box<dyn Env>> {
+    Err(EnvError::new(
+        id,
+        "Gymnasium envs need the bridge: build with `--features gym` \
+         (e.g. `cargo run --release --features gym -- train ...`)",
+    ))
 }
 
 /// Builds a multi-agent gridworld by id, e.g. `make_multi_agent("Foraging-8x8-2p-2f-coop")`.
