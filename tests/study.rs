@@ -449,6 +449,63 @@ fn a_study_trains_real_runs_end_to_end() {
     assert!(curves < md.find("(tiny.png)").unwrap());
 }
 
+/// A run that a killed study left with a `latest` checkpoint continues from it, with the real trainer: the
+/// rows of `episodes.csv` written before the kill stay (one is marked here to tell), the rest are those of
+/// an uninterrupted run.
+#[test]
+fn a_killed_studys_unfinished_run_resumes_from_its_checkpoint() {
+    let (f, _) = real_density_study("0.5");
+    let run = f.path("out/study/runs/tiny__density=0.5__seed=4");
+    let whole = std::fs::read_to_string(run.join("episodes.csv")).unwrap();
+    // The state a kill leaves: the run paused at step 200 with its checkpoint, no summary, no manifest.
+    std::fs::remove_dir_all(f.path("out")).unwrap();
+    let paused = Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
+        .current_dir(f.dir.path())
+        .args([
+            "train",
+            "--config",
+            "tiny.toml",
+            "--set",
+            "sparsity.critic.density=0.5",
+            "--seed",
+            "4",
+        ])
+        .args(["--pause-at", "200", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        paused.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paused.stderr)
+    );
+    assert!(!run.join("summary.json").exists());
+    let csv = std::fs::read_to_string(run.join("episodes.csv")).unwrap();
+    let (first, rest) = csv.split_once('\n').unwrap();
+    let (step, _) = first.split_once(',').unwrap();
+    let marked = format!("{step},-1,0\n{rest}");
+    std::fs::write(run.join("episodes.csv"), &marked).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sparse-rl"))
+        .current_dir(f.dir.path())
+        .args(["study", "--config", "study.toml", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let resumed = std::fs::read_to_string(run.join("episodes.csv")).unwrap();
+    assert!(
+        resumed.starts_with(&marked),
+        "the rows before the kill are kept:\n{resumed}"
+    );
+    let (_, whole_rest) = whole.split_once('\n').unwrap();
+    assert_eq!(
+        resumed.split_once('\n').unwrap().1,
+        whole_rest,
+        "the run continued where it stopped"
+    );
+    assert_eq!(f.manifest("study").count(Status::Done), 1);
+}
+
 /// A grid with one run that cannot train (a density that leaves a layer no connection) fails before any
 /// run starts or any file is written, naming that run and the key.
 #[test]

@@ -2,6 +2,7 @@
 //! on local cores. A child process per run keeps runs isolated (a crash or a stuck backend takes one run
 //! down, not the study) and makes each run exactly what `sparse-rl train` would make by hand.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -22,8 +23,9 @@ enum Event {
 const STDERR_TAIL_LINES: usize = 20;
 
 /// Runs every run that is not done, updating `manifest` and saving it to `manifest_path` at each change.
-/// A run's partial directory (from a killed study) is deleted before it starts again. A failed run is
-/// recorded and the others go on.
+/// A run that a killed study left unfinished continues from its `latest` checkpoint (see [`start_args`]);
+/// a partial directory without one is deleted before the run starts again. A failed run is recorded and
+/// the others go on.
 pub fn execute(
     manifest: &mut Manifest,
     planned: &[PlannedRun],
@@ -85,25 +87,24 @@ pub fn execute(
     })
 }
 
-/// Trains one run in a fresh directory and reads its metric; the error is the end of its stderr.
+/// Trains one run and reads its metric; the error is the end of its stderr.
 fn run_one(run: &PlannedRun, runs_dir: &Path, trainer: &Path, metric: &str) -> Result<f64, String> {
     let dir = run_dir(runs_dir, run);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| format!("cannot delete the partial run {}: {e}", dir.display()))?;
-    }
     let output = Command::new(trainer)
-        .args(run.train_args())
-        .arg("--out")
-        .arg(&dir)
+        .args(start_args(run, &dir)?)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot start {}: {e}", trainer.display()))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if dir.is_dir() {
-        // The run's own log, beside its results; a failure to write it must not fail the run.
+        // The run's own log beside its results, each sitting's output after the last; a failure to write
+        // it must not fail the run.
         let log = [String::from_utf8_lossy(&output.stdout), stderr.clone()].concat();
-        let _ = std::fs::write(dir.join("train.log"), log);
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("train.log"))
+            .and_then(|mut f| f.write_all(log.as_bytes()));
     }
     if !output.status.success() {
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -111,4 +112,27 @@ fn run_one(run: &PlannedRun, runs_dir: &Path, trainer: &Path, metric: &str) -> R
         return Err(format!("{} ({})", tail.trim(), output.status));
     }
     read_metric(&dir.join("summary.json"), metric).map_err(|e| format!("{e:#}"))
+}
+
+/// The trainer's arguments for `run` in `dir`: `train --resume DIR` when a killed study left the run with
+/// a sealed `latest` checkpoint written with this run's config (long runs continue, they do not start
+/// over), else `train ... --out DIR` in a fresh directory (a partial one without such a checkpoint, or one
+/// of a config that has since changed, is deleted first).
+fn start_args(run: &PlannedRun, dir: &Path) -> Result<Vec<String>, String> {
+    let dir_arg = dir.display().to_string();
+    let fresh = || [run.train_args(), vec!["--out".into(), dir_arg.clone()]].concat();
+    if !dir.exists() {
+        return Ok(fresh());
+    }
+    let resumable = run
+        .load_config()
+        .and_then(|config| config.resolved().to_toml())
+        .and_then(|text| crate::checkpoint::open(dir, "latest", &text))
+        .is_ok();
+    if resumable {
+        return Ok(vec!["train".into(), "--resume".into(), dir_arg]);
+    }
+    std::fs::remove_dir_all(dir)
+        .map_err(|e| format!("cannot delete the partial run {}: {e}", dir.display()))?;
+    Ok(fresh())
 }

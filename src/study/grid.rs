@@ -35,6 +35,13 @@ pub struct PlannedRun {
 }
 
 impl PlannedRun {
+    /// The run's config as `sparse-rl train` loads it from [`Self::train_args`].
+    pub fn load_config(&self) -> Result<crate::config::Config> {
+        let mut overrides = self.overrides.clone();
+        overrides.push(format!("run.seed={}", self.seed));
+        crate::config::Config::load(&self.config, &overrides)
+    }
+
     /// The arguments of `sparse-rl` that train this run, without `--out`.
     pub fn train_args(&self) -> Vec<String> {
         let mut args = vec![

@@ -115,9 +115,7 @@ pub struct StudyArgs {
 /// stand-in reads what it likes, so its runs are not checked.)
 fn preflight(planned: &[grid::PlannedRun]) -> Result<()> {
     for run in planned {
-        let mut overrides = run.overrides.clone();
-        overrides.push(format!("run.seed={}", run.seed));
-        crate::config::Config::load(&run.config, &overrides)
+        run.load_config()
             .and_then(|config| crate::run::preflight(&config))
             .with_context(|| format!("run {}", run.name))?;
     }
