@@ -141,6 +141,7 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
             if cadence.eval_due(&mut state) {
                 let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
                 scalars.scalar("eval/return_mean", ev.mean(), state.step)?;
+                log_dormant(&mut scalars, &agent.dormant_fractions(), state.step)?;
                 evaluated = Some(ev.mean());
             }
             if cadence.episode_end(&mut state, evaluated, |d| Ok(agent.save(d)?))? {
@@ -155,11 +156,18 @@ pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Op
     let wall = cadence.wall();
     let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
     scalars.scalar("eval/return_mean", ev.mean(), state.step)?;
+    let dormant = agent.dormant_fractions();
+    log_dormant(&mut scalars, &dormant, state.step)?;
     let flops = agent.flops();
     scalars.scalar("flops/train_relative_to_dense", flops.train, state.step)?;
     scalars.flush()?;
     cadence.close(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
-    let summary = summary(run, state.step, wall, &ev, agent.modules(), flops);
+    let mut summary = summary(run, state.step, wall, &ev, agent.modules(), flops);
+    for (module, fraction) in dormant {
+        if let Some(m) = summary.modules.get_mut(module) {
+            m.dormant_fraction = Some(fraction);
+        }
+    }
     write_summary(dir, &summary)?;
     Ok(Some(summary))
 }
@@ -216,6 +224,14 @@ pub(crate) fn summary(
         modules: module_summaries(modules),
         flops: flops.into(),
     }
+}
+
+/// Each module's fraction of dormant neurons at env step `step` (at evaluations).
+fn log_dormant(scalars: &mut Scalars, fractions: &[(&str, f64)], step: usize) -> Result<()> {
+    for (module, fraction) in fractions {
+        scalars.scalar(&format!("plasticity/{module}/dormant_fraction"), *fraction, step)?;
+    }
+    Ok(())
 }
 
 /// Each module's density and topology change at env step `step`.

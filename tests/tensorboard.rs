@@ -164,6 +164,23 @@ fn a_run_writes_tensorboard_scalars_that_tensorboard_reads() {
     assert_eq!(last_eval.0 as usize, summary.total_steps);
     assert!((last_eval.1 as f64 - summary.eval.return_mean).abs() < 1e-3);
 
+    // The dormant-neuron fraction of each module at every evaluation, the last one in summary.json.
+    let eval_steps: Vec<i64> = tags["eval/return_mean"].iter().map(|(s, _)| *s).collect();
+    for module in ["encoder", "critic"] {
+        let series = &tags[&format!("plasticity/{module}/dormant_fraction")];
+        assert_eq!(
+            series.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            eval_steps,
+            "{module}"
+        );
+        assert!(
+            series.iter().all(|(_, f)| (0.0..=1.0).contains(f)),
+            "{module}: {series:?}"
+        );
+        let last = summary.modules[module].dormant_fraction.expect("in summary.json");
+        assert!((series.last().unwrap().1 as f64 - last).abs() < 1e-6, "{module}");
+    }
+
     // TensorBoard itself, where Python has it.
     let script = format!(
         "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator as E\n\

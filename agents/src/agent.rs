@@ -60,6 +60,10 @@ pub trait Agent {
     /// metrics to log, or an error that stops the run (non-finite loss).
     fn train(&mut self, step: usize) -> Result<Vec<Metric>, TrainError>;
     fn modules(&self) -> Vec<ModuleStats>;
+    /// Each module's fraction of τ-dormant neurons ([`crate::plasticity`], τ = `DORMANT_TAU`) on the most
+    /// recent replay transitions; modules without hidden neurons are left out, and all are before the
+    /// buffer holds a transition.
+    fn dormant_fractions(&self) -> Vec<(&'static str, f64)>;
     fn flops(&self) -> FlopsRatio;
     /// Saves everything a resumed run needs (networks, optimizers, masks, replay, RNG) into `dir`.
     fn save(&self, dir: &Path) -> std::io::Result<()>;

@@ -23,6 +23,7 @@ use crate::checks::{batch_fits, positive_counts, positive_reals, positive_widths
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
+use crate::plasticity::{self, DORMANT_BATCH, DORMANT_TAU};
 use crate::replay::{Batch, ReplayBuffer, Transition};
 use crate::sparse_module::{multiples_between, ModuleSparsity};
 use crate::target::soft_update;
@@ -376,6 +377,19 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
             self.sparsity[0].stats(self.online.encoder.param_counts()),
             self.sparsity[1].stats(self.online.head.param_counts()),
         ]
+    }
+
+    fn dormant_fractions(&self) -> Vec<(&'static str, f64)> {
+        let mut batch = Batch::default();
+        self.replay.recent_into(DORMANT_BATCH, &mut batch);
+        if batch.size == 0 {
+            return Vec::new();
+        }
+        let net = self.online.valid();
+        let obs = matrix::<B::InnerBackend>(&batch.obs, batch.size, self.obs_dim, &self.device);
+        let encoder = net.encoder.dormant(obs.clone(), DORMANT_TAU);
+        let head = net.head.dormant(net.encoder.forward(obs, false), DORMANT_TAU);
+        plasticity::fractions([("encoder", encoder), ("critic", head)])
     }
 
     fn flops(&self) -> FlopsRatio {

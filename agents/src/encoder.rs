@@ -12,6 +12,7 @@ use sparse_rl_dst::topology::SparseLayer;
 use sparse_rl_envs::Space;
 
 use crate::networks::{param_counts, ConvConfig, ConvEncoder, Mlp, MlpConfig};
+use crate::plasticity::DormantCount;
 
 /// Which encoder an observation space gets.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +93,15 @@ impl<B: Backend> Encoder<B> {
             (Some(mlp), _) => mlp.forward(obs, dense_grad),
             (_, Some(conv)) => conv.forward(obs, dense_grad),
             _ => obs,
+        }
+    }
+
+    /// The τ-dormant neurons of the encoder on the batch `obs` (none for the identity encoder).
+    pub fn dormant(&self, obs: Tensor<B, 2>, tau: f64) -> DormantCount {
+        match (&self.mlp, &self.conv) {
+            (Some(mlp), _) => mlp.dormant(obs, tau),
+            (_, Some(conv)) => conv.dormant(obs, tau),
+            _ => DormantCount::default(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod gan;
 pub mod marl;
 pub mod networks;
 pub mod persist;
+pub mod plasticity;
 pub mod qmix;
 pub mod replay;
 pub mod sac;

@@ -107,6 +107,19 @@ impl ReplayBuffer {
     /// Samples `size` transitions uniformly with replacement into `batch` (reusing its allocations).
     pub fn sample_into(&self, size: usize, rng: &mut impl Rng, batch: &mut Batch) {
         assert!(self.len > 0, "sampling from an empty replay buffer");
+        self.gather(size, (0..size).map(|_| rng.random_range(0..self.len)), batch);
+    }
+
+    /// The `min(size, len)` most recent transitions, newest first, into `batch`: a fixed batch for
+    /// diagnostics that draws nothing from a random stream.
+    pub fn recent_into(&self, size: usize, batch: &mut Batch) {
+        let n = size.min(self.len);
+        let newest = self.next + self.capacity - 1;
+        self.gather(n, (0..n).map(|k| (newest - k) % self.capacity), batch);
+    }
+
+    /// Copies the transitions at `slots` (`size` of them) into `batch`.
+    fn gather(&self, size: usize, slots: impl Iterator<Item = usize>, batch: &mut Batch) {
         let (o, a) = (self.obs_dim, self.action_dim);
         batch.size = size;
         for v in [
@@ -118,8 +131,7 @@ impl ReplayBuffer {
         ] {
             v.clear();
         }
-        for _ in 0..size {
-            let i = rng.random_range(0..self.len);
+        for i in slots {
             batch.obs.extend_from_slice(&self.obs[i * o..(i + 1) * o]);
             batch
                 .next_obs

@@ -26,6 +26,7 @@ use crate::checks::{batch_fits, positive_counts, positive_reals, positive_widths
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
+use crate::plasticity::{self, DormantCount, DORMANT_BATCH, DORMANT_TAU};
 use crate::replay::{Batch, ReplayBuffer, Transition};
 use crate::sparse_module::{multiples_between, ModuleSparsity};
 use crate::target::soft_update;
@@ -514,6 +515,26 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
             self.sparsity[1].stats((c1.0 + c2.0, c1.1 + c2.1)),
             self.sparsity[2].stats(self.actor.param_counts()),
         ]
+    }
+
+    fn dormant_fractions(&self) -> Vec<(&'static str, f64)> {
+        let mut batch = Batch::default();
+        self.replay.recent_into(DORMANT_BATCH, &mut batch);
+        if batch.size == 0 {
+            return Vec::new();
+        }
+        let (qnets, actor) = (self.qnets.valid(), self.actor.valid());
+        let obs = matrix::<B::InnerBackend>(&batch.obs, batch.size, self.obs_dim, &self.device);
+        let actions = matrix::<B::InnerBackend>(&batch.actions, batch.size, self.act_dim(), &self.device);
+        let encoder = qnets.encoder.dormant(obs.clone(), DORMANT_TAU);
+        let features = qnets.encoder.forward(obs, false);
+        let mut critic = DormantCount::default();
+        let x = Tensor::cat(vec![features.clone(), actions], 1);
+        for q in [&qnets.critic.q1, &qnets.critic.q2] {
+            critic += q.dormant(x.clone(), DORMANT_TAU);
+        }
+        let actor = actor.dormant(features, DORMANT_TAU);
+        plasticity::fractions([("encoder", encoder), ("critic", critic), ("actor", actor)])
     }
 
     fn flops(&self) -> FlopsRatio {

@@ -59,6 +59,10 @@ pub struct ModuleSummary {
     /// Topology updates the module carried out.
     #[serde(default)]
     pub topology_updates: usize,
+    /// Fraction of the module's τ-dormant neurons at the end (ReDo, τ = 0.025; single-agent runs, modules
+    /// with hidden neurons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dormant_fraction: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -79,6 +83,7 @@ pub fn module_summaries(stats: Vec<ModuleStats>) -> BTreeMap<String, ModuleSumma
                 nonzero: m.nonzero,
                 gradient_steps: m.gradient_steps,
                 topology_updates: m.topology_updates,
+                dormant_fraction: None,
             };
             (m.name, s)
         })

@@ -10,6 +10,8 @@ use burn::tensor::Tensor;
 use sparse_rl_dst::layers::{MaskedConv2d, MaskedConv2dConfig, MaskedLinear, MaskedLinearConfig};
 use sparse_rl_dst::SparseLayer;
 
+use crate::plasticity::DormantCount;
+
 /// Kernel, stride and output channels of each convolution.
 const LAYERS: [(usize, usize, usize); 3] = [(5, 2, 16), (3, 2, 32), (3, 1, 32)];
 
@@ -99,6 +101,24 @@ impl<B: Backend> ConvEncoder<B> {
         } else {
             self.fc.forward(x)
         })
+    }
+
+    /// The τ-dormant neurons ([`crate::plasticity`]) on the batch `obs`: each conv layer's channels
+    /// (averaged over positions too) and the units of the final dense layer.
+    pub fn dormant(&self, obs: Tensor<B, 2>, tau: f64) -> DormantCount {
+        let n = obs.dims()[0];
+        let [c, h, w] = self.input;
+        let mut x = obs.reshape([n, c, h, w]);
+        let mut count = DormantCount::default();
+        for conv in &self.convs {
+            x = relu(conv.forward(x));
+            let [n, c, h, w] = x.dims();
+            let per_channel = x.clone().swap_dims(1, 3).reshape([n * w * h, c]);
+            count += DormantCount::of_layer(&crate::tensors::to_vec(per_channel), c, tau);
+        }
+        let y: Tensor<B, 2> = relu(self.fc.forward(x.flatten(1, 3)));
+        count += DormantCount::of_layer(&crate::tensors::to_vec(y), self.fc.d_out(), tau);
+        count
     }
 
     pub fn d_out(&self) -> usize {

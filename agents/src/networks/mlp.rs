@@ -14,6 +14,8 @@ use sparse_rl_dst::layers::{MaskedLinear, MaskedLinearConfig};
 use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_dst::topology::SparseLayer;
 
+use crate::plasticity::DormantCount;
+
 /// Sizes of an MLP: `d_in → hidden... → d_out`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpConfig {
@@ -135,6 +137,20 @@ impl<B: Backend> Mlp<B> {
             };
         }
         x
+    }
+
+    /// The τ-dormant neurons of the layers followed by a ReLU, on the batch `x` ([`crate::plasticity`]).
+    pub fn dormant(&self, mut x: Tensor<B, 2>, tau: f64) -> DormantCount {
+        let last = self.layers.len() - 1;
+        let mut count = DormantCount::default();
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, self.masked, false);
+            if i < last || self.activate_last {
+                x = relu(x);
+                count += DormantCount::of_layer(&crate::tensors::to_vec(x.clone()), layer.d_out(), tau);
+            }
+        }
+        count
     }
 
     /// Whether the forward pass applies the masks; `false` only for modules whose policy keeps them dense.
