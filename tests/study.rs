@@ -559,3 +559,25 @@ fn presets_expand_to_valid_configs() {
         .iter()
         .all(|r| r.experiment != "sac_pendulum" || r.label("module") != Some("encoder")));
 }
+
+/// The MuJoCo scaling grid (Gymnasium envs, so only where the bridge is built): 60 runs whose configs load.
+#[cfg(feature = "gym")]
+#[test]
+fn the_mujoco_scaling_preset_expands_to_valid_configs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/studies/sac_mujoco_scaling.toml");
+    let study = Study::load(&path).unwrap();
+    let planned = expand(&study, &Selection::default()).unwrap();
+    assert_eq!(planned.len(), 60);
+    for run in planned.iter().filter(|r| r.seed == 1) {
+        let config = run
+            .load_config()
+            .unwrap_or_else(|e| panic!("{}: {e:#}", run.name));
+        let width: usize = run.label("width").unwrap().parse().unwrap();
+        assert_eq!(
+            config.resolved().sac.unwrap().hidden,
+            vec![width, width],
+            "{}",
+            run.name
+        );
+    }
+}
