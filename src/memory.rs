@@ -92,8 +92,12 @@ fn needs(config: &Config) -> Result<Vec<Need>> {
             let (obs, act) = (env.observation_space().flat_dim(), env.action_space().flat_dim());
             let features = c.encoder_hidden.last().copied().unwrap_or(obs);
             let encoder = [&[obs][..], &c.encoder_hidden].concat();
-            let critic = [&[features.saturating_add(act)][..], &c.hidden, &[1]].concat();
-            let actor = [&[features][..], &c.hidden, &[act.saturating_mul(2)]].concat();
+            let critic = c
+                .critic_network
+                .layer_sizes(features.saturating_add(act), &c.hidden, 1);
+            let actor = c
+                .actor_network
+                .layer_sizes(features, &c.hidden, act.saturating_mul(2));
             vec![
                 networks(
                     "sac.encoder_hidden, sac.hidden",

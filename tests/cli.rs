@@ -137,6 +137,18 @@ fn impossible_sizes_and_values_are_named_before_anything_is_written() {
         (GOOD, "dqn.encoder_hidden = [0]", &["dqn.encoder_hidden"]),
         (GOOD, "dqn.head_hidden = [0]", &["dqn.head_hidden"]),
         (SAC, "sac.hidden = [0]", &["sac.hidden"]),
+        (SAC, "sac.critic_network = \"resnet\"", &["critic_network", "resnet", "simba"]),
+        (
+            SAC,
+            "sac.hidden = [64, 32]\nsac.actor_network = \"simba\"",
+            &["sac.hidden", "one width"],
+        ),
+        (
+            SAC,
+            // Fits as an MLP; a SimBa critic's 4x-wide inner layers make it 3.2e9 weights per Q network.
+            "sac.hidden = [20000]\nsac.critic_network = \"simba\"",
+            &["sac.hidden", "GiB"],
+        ),
         (
             GOOD,
             "sparsity.encoder.kind = \"static\"\nsparsity.encoder.density = 0.5\nsparsity.encoder.structure = \"diagonal\"",

@@ -112,3 +112,15 @@ fn a_run_ending_mid_episode_ends_with_a_checkpoint() {
     assert_eq!(loop_state(&out, "best")["best_eval"], summary.eval.return_mean);
     assert_eq!(eval_run(&out, "best", 2).unwrap().returns.len(), 2);
 }
+
+/// SAC with SimBa networks for both modules, running observation normalisation and a dynamic sparse
+/// critic: the resumed run must also restore the observation statistics bit for bit.
+#[test]
+fn paused_and_resumed_simba_sac_run_equals_uninterrupted_run() {
+    let text = "[run]\nalgo = \"sac\"\nenv = \"Pendulum-v1\"\ntotal_steps = 1000\nseed = 3\n\
+        eval_interval = 400\neval_episodes = 2\ncheckpoint_interval = 400\n\
+        [sac]\nlearning_starts = 200\nbatch_size = 16\nbuffer_size = 1000\nhidden = [16, 16]\n\
+        normalize_observations = true\ncritic_network = \"simba\"\nactor_network = \"simba\"\n\
+        [sparsity.critic]\nkind = \"sparse-to-sparse\"\ndensity = 0.3\nupdate_interval = 50\n";
+    assert_resume_equals_whole(|| Config::parse(text, &[]).unwrap(), 500);
+}

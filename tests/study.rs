@@ -560,24 +560,35 @@ fn presets_expand_to_valid_configs() {
         .all(|r| r.experiment != "sac_pendulum" || r.label("module") != Some("encoder")));
 }
 
-/// The MuJoCo scaling grid (Gymnasium envs, so only where the bridge is built): 60 runs whose configs load.
+/// The MuJoCo scaling grid (Gymnasium envs, so only where the bridge is built): 120 runs whose configs
+/// load, each with its width and its architecture for both modules.
 #[cfg(feature = "gym")]
 #[test]
 fn the_mujoco_scaling_preset_expands_to_valid_configs() {
+    use sparse_rl_agents::networks::Architecture;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/studies/sac_mujoco_scaling.toml");
     let study = Study::load(&path).unwrap();
     let planned = expand(&study, &Selection::default()).unwrap();
-    assert_eq!(planned.len(), 60);
+    assert_eq!(planned.len(), 120);
     for run in planned.iter().filter(|r| r.seed == 1) {
         let config = run
             .load_config()
             .unwrap_or_else(|e| panic!("{}: {e:#}", run.name));
         let width: usize = run.label("width").unwrap().parse().unwrap();
+        let sac = config.resolved().sac.unwrap();
+        assert_eq!(sac.hidden, vec![width, width], "{}", run.name);
+        let simba = run.label("network") == Some("simba");
+        let network = if simba {
+            Architecture::Simba
+        } else {
+            Architecture::Mlp
+        };
         assert_eq!(
-            config.resolved().sac.unwrap().hidden,
-            vec![width, width],
+            (sac.critic_network, sac.actor_network),
+            (network, network),
             "{}",
             run.name
         );
+        assert_eq!(sac.normalize_observations, simba, "{}", run.name);
     }
 }

@@ -2,8 +2,10 @@
 //! with Polyak-averaged targets, a tanh-squashed Gaussian actor updated every `policy_frequency` steps
 //! (that many times, TD3-style), and automatic entropy tuning toward −|A|. MST modules: an optional encoder
 //! (trained by the critic loss; the actor reads its features detached, as SAC-AE and DrQ do), the critic
-//! (both Q networks) and the actor, each with its own sparsity policy.
+//! (both Q networks) and the actor, each with its own sparsity policy and its own architecture (the plain
+//! MLP, or SimBa's residual network with observation normalisation for the scaling experiments).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::f64::consts::PI;
 use std::path::Path;
@@ -19,12 +21,13 @@ use serde::{Deserialize, Serialize};
 use sparse_rl_dst::inference::{Policy, PolicyInput, PolicyOutput, SparseMlp};
 use sparse_rl_dst::policy::SparsityPolicy;
 use sparse_rl_dst::FusedAdam;
+use sparse_rl_envs::wrappers::RunningMeanStd;
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
 use crate::checks::{batch_fits, positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::encoder::{Encoder, EncoderConfig};
-use crate::networks::{Mlp, MlpConfig};
+use crate::networks::{Architecture, Network};
 use crate::persist;
 use crate::plasticity::{self, DormantCount, DORMANT_BATCH, DORMANT_TAU};
 use crate::replay::{Batch, ReplayBuffer, Transition};
@@ -34,6 +37,8 @@ use crate::tensors::{matrix, to_vec, vector};
 
 const LOG_STD_MIN: f64 = -5.0;
 const LOG_STD_MAX: f64 = 2.0;
+/// `(x − mean) / √(var + ε)`: Gymnasium's and SimBa's ε.
+const OBS_NORM_EPS: f64 = 1e-8;
 
 /// SAC hyper-parameters (`[sac]` table); defaults are CleanRL's `sac_continuous_action.py`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,9 +60,18 @@ pub struct SacConfig {
     pub autotune: bool,
     /// Encoder hidden sizes; empty (CleanRL) feeds observations straight to critic and actor.
     pub encoder_hidden: Vec<usize>,
-    /// Hidden sizes of each Q network and of the actor (CleanRL: 256, 256).
+    /// Hidden sizes of each Q network and of the actor (CleanRL: 256, 256): one layer per entry for an
+    /// MLP, one residual block of that width per entry for SimBa.
     pub hidden: Vec<usize>,
     pub adam_eps: f64,
+    /// Standardise observations by their running mean and variance before every network (SimBa's
+    /// RSNorm, Gymnasium's `RunningMeanStd`, ε = 1e-8), updated with each observation the agent acts on in
+    /// training and frozen in evaluation. Off in CleanRL.
+    pub normalize_observations: bool,
+    /// The Q networks' architecture: `mlp` (CleanRL) or `simba`.
+    pub critic_network: Architecture,
+    /// The actor's architecture: `mlp` (CleanRL) or `simba`.
+    pub actor_network: Architecture,
 }
 
 impl Default for SacConfig {
@@ -77,6 +91,9 @@ impl Default for SacConfig {
             encoder_hidden: Vec::new(),
             hidden: vec![256, 256],
             adam_eps: 1e-8,
+            normalize_observations: false,
+            critic_network: Architecture::Mlp,
+            actor_network: Architecture::Mlp,
         }
     }
 }
@@ -96,9 +113,8 @@ impl SacConfig {
             ("alpha", self.alpha),
             ("adam_eps", self.adam_eps),
         ])?;
-        if self.hidden.is_empty() {
-            return Err("hidden must name at least one layer".into());
-        }
+        self.critic_network.check(&self.hidden)?;
+        self.actor_network.check(&self.hidden)?;
         positive_widths(&[("encoder_hidden", &self.encoder_hidden), ("hidden", &self.hidden)])?;
         batch_fits(self.batch_size, self.buffer_size)
     }
@@ -107,8 +123,8 @@ impl SacConfig {
 /// The twin Q networks: the critic module.
 #[derive(Module, Debug)]
 pub struct Critic<B: Backend> {
-    pub q1: Mlp<B>,
-    pub q2: Mlp<B>,
+    pub q1: Network<B>,
+    pub q2: Network<B>,
 }
 
 /// What the critic optimizer trains: the encoder and the critic.
@@ -154,23 +170,26 @@ pub struct Temperature<B: Backend> {
 }
 
 /// The encoder and actor without autodiff, for acting.
-type Acting<C> = (Encoder<C>, Mlp<C>);
+type Acting<C> = (Encoder<C>, Network<C>);
 
 /// A SAC agent on backend `B`.
 pub struct Sac<B: AutodiffBackend> {
     config: SacConfig,
     qnets: QNets<B>,
     target: QNets<B::InnerBackend>,
-    actor: Mlp<B>,
+    actor: Network<B>,
     acting: Option<Acting<B::InnerBackend>>,
     temperature: Temperature<B>,
     q_optim: OptimizerAdaptor<FusedAdam, QNets<B>, B>,
-    actor_optim: OptimizerAdaptor<FusedAdam, Mlp<B>, B>,
+    actor_optim: OptimizerAdaptor<FusedAdam, Network<B>, B>,
     alpha_optim: OptimizerAdaptor<FusedAdam, Temperature<B>, B>,
     /// encoder, critic, actor; each counts its own gradient steps.
     sparsity: [ModuleSparsity; 3],
     replay: ReplayBuffer,
     batch: Batch,
+    /// The running observation statistics, when `normalize_observations` is on; the replay buffer keeps
+    /// raw observations, normalised with the current statistics when sampled (as SimBa does).
+    obs_norm: Option<RunningMeanStd>,
     rng: rand_pcg::Pcg64Mcg,
     obs_dim: usize,
     low: Vec<f64>,
@@ -202,18 +221,16 @@ impl<B: AutodiffBackend> Sac<B> {
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x5ac);
         let encoder = EncoderConfig::for_space(obs_space, &config.encoder_hidden)?.init::<B>(&device);
         let feat = encoder.d_out();
-        let mlp = |d_in, d_out| MlpConfig {
-            d_in,
-            hidden: config.hidden.clone(),
-            d_out,
-            activate_last: false,
+        let q = || {
+            config
+                .critic_network
+                .init(feat + act_dim, &config.hidden, 1, &device)
         };
-        let critic = Critic {
-            q1: mlp(feat + act_dim, 1).init(&device),
-            q2: mlp(feat + act_dim, 1).init(&device),
-        };
+        let critic = Critic { q1: q()?, q2: q()? };
         let mut qnets = QNets { encoder, critic };
-        let mut actor = mlp(feat, 2 * act_dim).init::<B>(&device);
+        let mut actor = config
+            .actor_network
+            .init::<B>(feat, &config.hidden, 2 * act_dim, &device)?;
         let policy = |m: &str| policies.get(m).cloned().unwrap_or_else(SparsityPolicy::dense);
         // The critic (and encoder) steps at every env step after `learning_starts`; the actor takes
         // `policy_frequency` steps at every `policy_frequency`-th of those env steps.
@@ -265,6 +282,9 @@ impl<B: AutodiffBackend> Sac<B> {
             sparsity,
             replay: ReplayBuffer::new(config.buffer_size, obs_space.flat_dim(), act_dim),
             batch: Batch::default(),
+            obs_norm: config
+                .normalize_observations
+                .then(|| RunningMeanStd::new(obs_space.flat_dim())),
             rng,
             obs_dim: obs_space.flat_dim(),
             action_scale: low
@@ -288,11 +308,24 @@ impl<B: AutodiffBackend> Sac<B> {
         self.low.len()
     }
 
+    /// Observations (rows of `obs_dim`) as the networks see them: standardised by the running statistics
+    /// when `normalize_observations` is on, else as they are.
+    fn normalized<'a>(&self, obs: &'a [f32]) -> Cow<'a, [f32]> {
+        match &self.obs_norm {
+            None => Cow::Borrowed(obs),
+            Some(rms) => Cow::Owned(
+                obs.chunks_exact(self.obs_dim)
+                    .flat_map(|row| rms.normalize(row, OBS_NORM_EPS))
+                    .collect(),
+            ),
+        }
+    }
+
     /// Squashed Gaussian sample: actions in env units `[n, act]` and log π `[n]`, with noise from our RNG
     /// (deterministic and checkpointable).
     fn sample<C: Backend>(
         &mut self,
-        actor: &Mlp<C>,
+        actor: &Network<C>,
         features: Tensor<C, 2>,
         dense: bool,
     ) -> (Tensor<C, 2>, Tensor<C, 1>) {
@@ -332,7 +365,8 @@ impl<B: AutodiffBackend> Sac<B> {
         let gamma = self.config.gamma;
 
         // Critic target with the current actor on the next observations, no gradient.
-        let next = matrix::<B::InnerBackend>(&batch.next_obs, n, self.obs_dim, &self.device);
+        let next =
+            matrix::<B::InnerBackend>(&self.normalized(&batch.next_obs), n, self.obs_dim, &self.device);
         let actor_inner = self.actor.valid();
         let next_features_actor = self.qnets.encoder.valid().forward(next.clone(), false);
         let (next_action, next_log_pi) = self.sample(&actor_inner, next_features_actor, false);
@@ -343,7 +377,8 @@ impl<B: AutodiffBackend> Sac<B> {
         let rewards = vector::<B::InnerBackend>(&batch.rewards, &self.device);
         let y = Tensor::<B, 1>::from_inner(rewards + not_done * min_next * gamma);
 
-        let obs = matrix::<B>(&batch.obs, n, self.obs_dim, &self.device);
+        let batch_obs = self.normalized(&batch.obs);
+        let obs = matrix::<B>(&batch_obs, n, self.obs_dim, &self.device);
         let actions = matrix::<B>(&batch.actions, n, a, &self.device);
         let features = self.qnets.encoder.forward(obs.clone(), dense[0]);
         let [q1, q2] = self.qnets.q(features, actions, dense[1]);
@@ -381,7 +416,7 @@ impl<B: AutodiffBackend> Sac<B> {
         }
         if step.is_multiple_of(self.config.policy_frequency) {
             for _ in 0..self.config.policy_frequency {
-                let actor_loss = self.actor_step(step, &batch.obs)?;
+                let actor_loss = self.actor_step(step, &batch_obs)?;
                 metrics.push(("losses/actor_loss", actor_loss));
             }
             metrics.push(("losses/alpha", self.alpha()));
@@ -459,6 +494,9 @@ fn scalar<C: Backend>(t: &Tensor<C, 1>) -> f64 {
 
 impl<B: AutodiffBackend> Agent for Sac<B> {
     fn act(&mut self, obs: &[f32], explore: bool, step: usize) -> Action {
+        if let (true, Some(rms)) = (explore, &mut self.obs_norm) {
+            rms.update(obs);
+        }
         if explore && step < self.config.learning_starts {
             let a = self
                 .low
@@ -468,10 +506,11 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
                 .collect();
             return Action::Continuous(a);
         }
+        let obs = self.normalized(obs);
         let (encoder, actor) = self
             .acting
             .get_or_insert_with(|| (self.qnets.encoder.valid(), self.actor.valid()));
-        let features = encoder.forward(matrix(obs, 1, self.obs_dim, &self.device), false);
+        let features = encoder.forward(matrix(&obs, 1, self.obs_dim, &self.device), false);
         let actor = actor.clone();
         let action = if explore {
             self.sample(&actor, features, false).0
@@ -524,7 +563,8 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
             return Vec::new();
         }
         let (qnets, actor) = (self.qnets.valid(), self.actor.valid());
-        let obs = matrix::<B::InnerBackend>(&batch.obs, batch.size, self.obs_dim, &self.device);
+        let obs = self.normalized(&batch.obs);
+        let obs = matrix::<B::InnerBackend>(&obs, batch.size, self.obs_dim, &self.device);
         let actions = matrix::<B::InnerBackend>(&batch.actions, batch.size, self.act_dim(), &self.device);
         let encoder = qnets.encoder.dormant(obs.clone(), DORMANT_TAU);
         let features = qnets.encoder.forward(obs, false);
@@ -550,6 +590,9 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         persist::save_optim::<B, _, _>(&self.actor_optim, &dir.join("actor_optim"))?;
         persist::save_optim::<B, _, _>(&self.alpha_optim, &dir.join("alpha_optim"))?;
         persist::save_json(&dir.join("agent.json"), &(&self.rng, &self.sparsity))?;
+        if let Some(rms) = &self.obs_norm {
+            persist::save_json(&dir.join(OBS_NORM_FILE), &SavedStats::of(rms))?;
+        }
         persist::save_replay(&self.replay, &dir.join("replay.bin"))
     }
 
@@ -567,12 +610,23 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         let t = std::mem::replace(&mut self.alpha_optim, adam.init());
         self.alpha_optim = persist::load_optim::<B, _, _>(t, &dir.join("alpha_optim"), d)?;
         (self.rng, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
+        if let Some(rms) = &mut self.obs_norm {
+            let saved: SavedStats = persist::load_json(&dir.join(OBS_NORM_FILE))?;
+            *rms = saved.into_stats(self.obs_dim, &dir.join(OBS_NORM_FILE))?;
+        }
         self.replay = persist::load_replay(&dir.join("replay.bin"), &self.replay)?;
         self.acting = None;
         Ok(())
     }
 
     fn policy(&self) -> Result<Policy, String> {
+        if self.obs_norm.is_some() {
+            return Err(
+                "sac.normalize_observations: the policy format holds no observation statistics, so \
+                        this actor cannot be exported"
+                    .into(),
+            );
+        }
         let mut layers = self.qnets.encoder.inference_layers()?;
         layers.extend(self.actor.inference_layers(Some(self.act_dim()))?);
         let input = PolicyInput::Single {
@@ -583,5 +637,170 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
             bias: self.action_bias.clone(),
         };
         Ok(Policy::new(input, SparseMlp::new(layers)?, output)?)
+    }
+}
+
+/// Where a checkpoint keeps the running observation statistics.
+const OBS_NORM_FILE: &str = "obs_norm.json";
+
+/// The running observation statistics as a checkpoint holds them: `f64` bit patterns, so that a resumed run
+/// normalises exactly as the uninterrupted one.
+#[derive(Serialize, Deserialize)]
+struct SavedStats {
+    mean: Vec<u64>,
+    var: Vec<u64>,
+    count: u64,
+}
+
+impl SavedStats {
+    fn of(rms: &RunningMeanStd) -> Self {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect();
+        Self {
+            mean: bits(&rms.mean),
+            var: bits(&rms.var),
+            count: rms.count.to_bits(),
+        }
+    }
+
+    fn into_stats(self, dim: usize, path: &Path) -> std::io::Result<RunningMeanStd> {
+        if self.mean.len() != dim || self.var.len() != dim {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: statistics of {} and {} dimensions, the observation has {dim}",
+                    path.display(),
+                    self.mean.len(),
+                    self.var.len()
+                ),
+            ));
+        }
+        let floats = |v: Vec<u64>| v.into_iter().map(f64::from_bits).collect();
+        Ok(RunningMeanStd {
+            mean: floats(self.mean),
+            var: floats(self.var),
+            count: f64::from_bits(self.count),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, Flex};
+    use sparse_rl_envs::Env;
+
+    use super::*;
+
+    type B = Autodiff<Flex>;
+
+    fn agent(config: SacConfig, env: &dyn Env) -> Sac<B> {
+        let (obs, act) = (env.observation_space(), env.action_space());
+        Sac::new(config, &BTreeMap::new(), &obs, &act, 1000, 7, Default::default()).unwrap()
+    }
+
+    fn normalizing() -> SacConfig {
+        SacConfig {
+            hidden: vec![8],
+            batch_size: 4,
+            buffer_size: 100,
+            learning_starts: 10,
+            normalize_observations: true,
+            ..SacConfig::default()
+        }
+    }
+
+    /// Acts on `n` observations of Pendulum in training (updating the statistics), with a greedy action
+    /// on an evaluation observation after each (which must not); returns the training observations.
+    fn act_on(sac: &mut Sac<B>, env: &mut dyn Env, n: usize) -> Vec<Vec<f32>> {
+        let (mut obs, _) = env.reset(Some(1));
+        let mut seen = Vec::new();
+        for step in 1..=n {
+            let action = sac.act(&obs, true, step);
+            sac.act(&[0.5, -0.5, 3.0], false, step);
+            seen.push(obs.clone());
+            let s = env.step(&action).unwrap();
+            sac.observe(&obs, &action, s.reward, &s.obs, s.terminated);
+            sac.train(step).unwrap();
+            obs = s.obs;
+        }
+        seen
+    }
+
+    #[test]
+    fn observation_statistics_are_those_of_the_training_observations() {
+        let mut env = sparse_rl_envs::make("Pendulum-v1").unwrap();
+        let mut sac = agent(normalizing(), env.as_mut());
+        let seen = act_on(&mut sac, env.as_mut(), 40);
+        let rms = sac.obs_norm.clone().unwrap();
+        // Gymnasium's prior (mean 0, variance 1, weight 1e-4) pooled with the samples' own moments.
+        let (n, prior) = (seen.len() as f64, 1e-4);
+        for d in 0..3 {
+            let xs: Vec<f64> = seen.iter().map(|o| f64::from(o[d])).collect();
+            let mean = xs.iter().sum::<f64>() / n;
+            let m2 = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
+            let want_mean = mean * n / (n + prior);
+            let want_var = (prior + m2 + mean * mean * prior * n / (n + prior)) / (n + prior);
+            assert!((rms.mean[d] - want_mean).abs() < 1e-9, "mean[{d}]");
+            assert!((rms.var[d] - want_var).abs() < 1e-9, "var[{d}]");
+        }
+        assert!((rms.count - (n + prior)).abs() < 1e-9);
+        // What the networks see: each row standardised by those statistics.
+        let row = [0.25f32, -0.75, 1.5];
+        let seen_by_nets = sac.normalized(&row).into_owned();
+        for d in 0..3 {
+            let want = (f64::from(row[d]) - rms.mean[d]) / (rms.var[d] + 1e-8).sqrt();
+            let got = f64::from(seen_by_nets[d]);
+            assert!(
+                (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{got} vs {want}"
+            );
+        }
+        let plain = agent(
+            SacConfig {
+                normalize_observations: false,
+                ..normalizing()
+            },
+            env.as_ref(),
+        );
+        assert_eq!(plain.normalized(&row).as_ref(), &row);
+    }
+
+    #[test]
+    fn a_checkpoint_restores_the_statistics_exactly_and_export_is_refused() {
+        let mut env = sparse_rl_envs::make("Pendulum-v1").unwrap();
+        let mut sac = agent(normalizing(), env.as_mut());
+        act_on(&mut sac, env.as_mut(), 25);
+        let dir = tempfile::tempdir().unwrap();
+        sac.save(dir.path()).unwrap();
+        let mut fresh = agent(normalizing(), env.as_ref());
+        assert_ne!(fresh.obs_norm, sac.obs_norm);
+        fresh.load(dir.path()).unwrap();
+        assert_eq!(fresh.obs_norm, sac.obs_norm);
+        let obs = [0.1f32, 0.9, -2.0];
+        assert_eq!(fresh.act(&obs, false, 30), sac.act(&obs, false, 30));
+        let err = sac.policy().unwrap_err();
+        assert!(err.contains("normalize_observations"), "{err}");
+        // A checkpoint of another observation size is refused, naming the file.
+        let mut other = agent(normalizing(), env.as_ref());
+        other.obs_dim = 2;
+        let err = other.load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(OBS_NORM_FILE), "{err}");
+    }
+
+    #[test]
+    fn a_simba_actor_is_refused_by_export() {
+        let env = sparse_rl_envs::make("Pendulum-v1").unwrap();
+        let config = SacConfig {
+            actor_network: Architecture::Simba,
+            ..normalizing()
+        };
+        let sac = agent(
+            SacConfig {
+                normalize_observations: false,
+                ..config
+            },
+            env.as_ref(),
+        );
+        let err = sac.policy().unwrap_err();
+        assert!(err.contains("SimBa"), "{err}");
     }
 }

@@ -15,6 +15,7 @@ use proptest::prelude::*;
 use sparse_rl_agents::agent::{Agent, ModuleStats};
 use sparse_rl_agents::dqn::{Dqn, DqnConfig};
 use sparse_rl_agents::marl::MarlAgent;
+use sparse_rl_agents::networks::Architecture;
 use sparse_rl_agents::qmix::episode_buffer::EpisodeShape;
 use sparse_rl_agents::qmix::{MastConfig, Qmix, QmixConfig};
 use sparse_rl_agents::sac::{Sac, SacConfig};
@@ -239,8 +240,12 @@ proptest! {
         (kind, interval, end, learning_starts) in knobs(),
         policy_frequency in 1usize..4,
         module in 0usize..3,
+        simba in proptest::bool::ANY,
     ) {
         let (kind, total) = (KINDS[kind], 120);
+        // Either architecture for the critic and actor: SimBa's residual blocks (with observation
+        // normalisation) hold their linear layers under the module's policy as the MLP does.
+        let network = if simba { Architecture::Simba } else { Architecture::Mlp };
         let config = SacConfig {
             learning_starts,
             policy_frequency,
@@ -248,6 +253,9 @@ proptest! {
             buffer_size: 200,
             hidden: vec![12, 12],
             encoder_hidden: vec![32],
+            critic_network: network,
+            actor_network: network,
+            normalize_observations: simba,
             ..SacConfig::default()
         };
         // `modules()` order: encoder, critic, actor.

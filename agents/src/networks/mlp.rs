@@ -100,9 +100,7 @@ impl<B: Backend> LinearLayer<B> {
     /// parameterisation and ignore both).
     fn forward(&self, x: Tensor<B, 2>, masked: bool, dense_grad: bool) -> Tensor<B, 2> {
         match self {
-            Self::Masked(l) if dense_grad => l.forward_dense_grad(x),
-            Self::Masked(l) if masked => l.forward(x),
-            Self::Masked(l) => l.forward_unmasked(x),
+            Self::Masked(l) => masked_forward(l, x, masked, dense_grad),
             Self::Diagonal(l) => l.forward(x),
         }
     }
@@ -112,6 +110,23 @@ impl<B: Backend> LinearLayer<B> {
             Self::Masked(l) => l.d_out(),
             Self::Diagonal(l) => l.pattern().out_features(),
         }
+    }
+}
+
+/// A masked layer's output: the dense weight gradient on topology-update steps (`dense_grad`), the masked
+/// product, or for a module whose masks stay all ones (`masked = false`) the plain product.
+pub(crate) fn masked_forward<B: Backend>(
+    layer: &MaskedLinear<B>,
+    x: Tensor<B, 2>,
+    masked: bool,
+    dense_grad: bool,
+) -> Tensor<B, 2> {
+    if dense_grad {
+        layer.forward_dense_grad(x)
+    } else if masked {
+        layer.forward(x)
+    } else {
+        layer.forward_unmasked(x)
     }
 }
 

@@ -1,8 +1,11 @@
 //! The networks of the agents, each split into the modules that MST gives their own sparsity policy:
-//! an encoder (vector: [`Mlp`], pixels: [`ConvEncoder`]), a critic and an actor.
+//! an encoder (vector: [`Mlp`], pixels: [`ConvEncoder`]), a critic and an actor (an [`Mlp`] or a [`Simba`]
+//! network, by the module's [`Architecture`]).
 
+pub mod architecture;
 pub mod conv;
 pub mod mlp;
+pub mod simba;
 
 use std::collections::HashSet;
 
@@ -10,8 +13,10 @@ use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
+pub use architecture::{Architecture, Network};
 pub use conv::{ConvConfig, ConvEncoder};
 pub use mlp::{Mlp, MlpConfig};
+pub use simba::{Simba, SimbaConfig};
 
 /// (parameters, non-zero parameters) of `module`, not counting its masks: for `summary.json`.
 pub fn param_counts<B: Backend, M: Module<B>>(module: &M, masks: &HashSet<ParamId>) -> (usize, usize) {
