@@ -5,7 +5,6 @@ pub mod agent;
 pub mod binary;
 pub mod checks;
 pub mod dqn;
-pub mod dynadiag;
 pub mod encoder;
 pub mod gan;
 pub mod marl;

@@ -22,7 +22,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::adapt::AdaptAction;
 use sparse_rl_dst::controller::{SparsityController, UpdateReport};
-use sparse_rl_dst::diagonal::DiagonalLinear;
+use sparse_rl_dst::diagonal::{DiagonalLinear, DiagonalSchedule, DiagonalStep};
 use sparse_rl_dst::evolve::{adapt, evolve, init_sparse, NamedLayer};
 use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
@@ -31,7 +31,6 @@ use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy, Structure};
 use sparse_rl_dst::{DstError, LayerShape, SparseGrad, SparseLayer};
 
 use crate::agent::{FlopsRatio, ModuleStats};
-use crate::dynadiag::{DiagonalSchedule, DiagonalStep};
 use crate::networks::Mlp;
 
 /// One module's sparsity: its policy, its controller (none for a module without layers), and the

@@ -8,10 +8,11 @@
 //! `update_end`, with the policy's drop fraction and schedule.
 
 use serde::{Deserialize, Serialize};
-use sparse_rl_dst::diagonal::{DiagonalLinear, DiagonalRegrow, Phase, TemperatureSchedule};
-use sparse_rl_dst::grow::GrowCriterion;
-use sparse_rl_dst::policy::{DropSchedule, PolicyKind, SparsityPolicy};
-use sparse_rl_dst::{MomentMask, ParamLayout};
+
+use super::{DiagonalLinear, DiagonalRegrow, Phase, TemperatureSchedule};
+use crate::grow::GrowCriterion;
+use crate::policy::{DropSchedule, PolicyKind, SparsityPolicy};
+use crate::{MomentMask, ParamLayout};
 
 /// When a module's diagonal layers anneal, freeze and evolve, in gradient steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,7 +73,7 @@ impl DiagonalSchedule {
         }
         let span = self.end_update.saturating_sub(self.anneal_updates).max(1) as f64;
         let decay = if self.cosine {
-            sparse_rl_dst::schedule::cosine_decay(since as f64 / span)
+            crate::schedule::cosine_decay(since as f64 / span)
         } else {
             1.0
         };
