@@ -560,7 +560,7 @@ fn presets_expand_to_valid_configs() {
         .all(|r| r.experiment != "sac_pendulum" || r.label("module") != Some("encoder")));
 }
 
-/// The MuJoCo scaling grid (Gymnasium envs, so only where the bridge is built): 120 runs whose configs
+/// The MuJoCo scaling grid (Gymnasium envs, so only where the bridge is built): 160 runs whose configs
 /// load, each with its width and its architecture for both modules.
 #[cfg(feature = "gym")]
 #[test]
@@ -569,7 +569,7 @@ fn the_mujoco_scaling_preset_expands_to_valid_configs() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/studies/sac_mujoco_scaling.toml");
     let study = Study::load(&path).unwrap();
     let planned = expand(&study, &Selection::default()).unwrap();
-    assert_eq!(planned.len(), 120);
+    assert_eq!(planned.len(), 160);
     for run in planned.iter().filter(|r| r.seed == 1) {
         let config = run
             .load_config()
