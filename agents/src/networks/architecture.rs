@@ -92,6 +92,8 @@ impl Architecture {
 }
 
 /// A critic or actor network of either architecture.
+// burn's Module derive has no Box impl, and a network is a handful of values moved only with its module.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Network<B: Backend> {
     Mlp(Mlp<B>),
