@@ -2,12 +2,13 @@
 //! under its plot, then the runs that failed and why. Each cell gives the interquartile mean and the mean
 //! over seeds, each with a 95% stratified percentile bootstrap confidence interval, and the number of runs:
 //! the estimates Agarwal et al. (2021) recommend for few-seed deep RL results, computed as `rliable` does
-//! (see [`super::stats`]).
+//! (see [`super::stats`]). Where an experiment has several rows, a second table gives each row's
+//! probability of improvement over the first row at every x, with its interval.
 
 use std::fmt::Write;
 
 use super::manifest::{Manifest, Status};
-use super::stats::{bootstrap_ci, iqm, mean};
+use super::stats::{bootstrap_ci, iqm, mean, probability_of_improvement_ci, task_probability_of_improvement};
 use super::table::{Cell, Table};
 
 /// Bootstrap resamples per confidence interval: plenty for the 2.5% and 97.5% percentiles of a few seeds,
@@ -60,6 +61,7 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], with_curves: &[String], s
             let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
         }
         md.push('\n');
+        improvement_table(&mut md, t);
     }
     let failed: Vec<_> = manifest
         .runs
@@ -74,6 +76,53 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], with_curves: &[String], s
         }
     }
     md
+}
+
+/// Each row's probability of improvement over the first row, column by column; nothing for one row.
+fn improvement_table(md: &mut String, t: &Table) {
+    let Some((first, others)) = t.rows.split_first() else {
+        return;
+    };
+    if others.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "P(row > {0}): the probability that a run of the row scores higher than a run of `{0}` at the \
+         same {1}, ties counting half (the Mann-Whitney U statistic over n·m, rliable's probability of \
+         improvement; 0.5 is a tie), with its 95% bootstrap CI (the two cells' runs redrawn \
+         independently).\n",
+        first.label, t.x_axis
+    );
+    let _ = writeln!(
+        md,
+        "| {} \\ {} | {} |",
+        t.row_title,
+        t.x_axis,
+        t.columns.join(" | ")
+    );
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(t.columns.len()));
+    for row in others {
+        let cells: Vec<String> = row
+            .cells
+            .iter()
+            .zip(&first.cells)
+            .map(|(x, y)| improvement_text(&x.values, &y.values))
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
+    }
+    md.push('\n');
+}
+
+/// `0.833 [0.500, 1.000]`: P(X > Y) with its interval; `–` where either cell has no run.
+fn improvement_text(x: &[f64], y: &[f64]) -> String {
+    if x.is_empty() || y.is_empty() {
+        return "–".into();
+    }
+    let p = task_probability_of_improvement(x, y);
+    let (tasks_x, tasks_y) = ([x.to_vec()], [y.to_vec()]);
+    let (lo, hi) = probability_of_improvement_ci(&tasks_x, &tasks_y, RESAMPLES, SEED, LEVEL);
+    format!("{p:.3} [{lo:.3}, {hi:.3}]")
 }
 
 /// `IQM 2.33 [1.00, 4.00], mean 2.33 [1.00, 4.00], n=3`; `IQM v, mean v, n=1` for one run, whose
@@ -157,5 +206,49 @@ mod tests {
         );
         assert!(iqm_lo < 12.75 && 12.75 < iqm_hi && iqm_hi < mean_hi, "{text}");
         assert!(mean_lo < 22.25 && 22.25 < mean_hi, "{text}");
+    }
+
+    fn row(label: &str, cells: &[&[f64]]) -> super::super::table::Row {
+        super::super::table::Row {
+            label: label.into(),
+            cells: cells.iter().map(|v| Cell { values: v.to_vec() }).collect(),
+        }
+    }
+
+    #[test]
+    fn rows_after_the_first_get_their_probability_of_improvement_over_it() {
+        let t = Table {
+            experiment: "e".into(),
+            row_title: "method".into(),
+            x_axis: "density".into(),
+            columns: vec!["0.1".into(), "0.02".into()],
+            rows: vec![
+                row("dense", &[&[1.0, 2.0, 4.0], &[1.0]]),
+                row("rigl", &[&[3.0, 4.0, 5.0], &[]]),
+            ],
+        };
+        let mut md = String::new();
+        improvement_table(&mut md, &t);
+        // rigl over dense at 0.1: 3 beats 1 and 2, 4 beats 1 and 2 and ties 4, 5 beats all three: 7.5 / 9.
+        let (lo, hi) = probability_of_improvement_ci(
+            &[vec![3.0, 4.0, 5.0]],
+            &[vec![1.0, 2.0, 4.0]],
+            RESAMPLES,
+            SEED,
+            LEVEL,
+        );
+        let line = format!("| rigl | 0.833 [{lo:.3}, {hi:.3}] | – |");
+        assert!(md.contains(&line), "{md}");
+        assert!(md.contains("P(row > dense)") && lo < 0.833 && 0.833 <= hi, "{md}");
+        // One row: nothing to compare.
+        let mut alone = String::new();
+        improvement_table(
+            &mut alone,
+            &Table {
+                rows: t.rows[..1].to_vec(),
+                ..t.clone()
+            },
+        );
+        assert!(alone.is_empty());
     }
 }
