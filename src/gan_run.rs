@@ -13,10 +13,10 @@ use sparse_rl_agents::gan::trainer::Gan;
 
 use crate::backend::on_backend;
 use crate::config::Config;
+use crate::driver::{log_modules, write_summary};
 use crate::log::progress::Progress;
 use crate::log::summary::{module_summaries, GanEvalSummary, Summary};
 use crate::log::tensorboard::Scalars;
-use crate::run::{log_modules, write_summary};
 use crate::run_dir::RunDir;
 
 /// Iterations between loss, balance-ratio and density scalars.

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod denormals;
+mod driver;
 pub mod export;
 pub mod gan_run;
 pub mod log;

@@ -1,21 +1,21 @@
-//! One training run: env + agent + loop, with TensorBoard scalars, periodic greedy evaluation, checkpoints
-//! at episode boundaries (so a resumed run continues the same curve) and `summary.json` at the end.
+//! One training run of a single-agent algorithm (DQN, SAC): the agent and its envs as a
+//! [`Learner`] of the shared driver ([`crate::driver`]), which writes the run directory, evaluates,
+//! checkpoints at episode boundaries (so a resumed run continues the same curve) and writes `summary.json`;
+//! greedy evaluation and `eval --run`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use rand::{RngCore, SeedableRng};
 use sparse_rl_agents::agent::{Agent, FlopsRatio, ModuleStats};
 use sparse_rl_envs::{Action, Env};
 
 use crate::backend::build_agent;
-use crate::checkpoint::{self, Cadence, LoopState};
-use crate::config::{Algo, Config, RunConfig};
-use crate::log::progress::Progress;
-use crate::log::summary::{module_summaries, EvalSummary, Summary};
+use crate::checkpoint;
+use crate::config::{Algo, Config};
+use crate::driver::{drive, Episode, Learner};
+use crate::log::summary::Summary;
 use crate::log::tensorboard::Scalars;
-use crate::run_dir::{truncate_episodes, RunDir};
 
 /// Where a run starts from.
 pub enum Start {
@@ -76,100 +76,95 @@ pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Resul
 /// built (and the memory they will need checked) before anything is written, so a config that cannot run
 /// leaves no directory behind.
 pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<Summary>> {
-    if config.run.algo == Algo::Qmix {
-        return crate::marl_run::train(config, start, pause_at);
-    }
     let config = config.resolved();
-    let run = &config.run;
-    let mut env = sparse_rl_envs::make(&run.env)?;
-    let mut eval_env = sparse_rl_envs::make(&run.env)?;
     crate::memory::check(&config)?;
-    let mut agent = build_agent(&config, env.as_ref())?;
-    let run_dir = open_run_dir(&config, start)?;
-    let dir = run_dir.path();
-    let mut state = start_state(&run_dir, run.seed, |d| agent.load(d))?;
-    let mut scalars = Scalars::new(dir)?;
-    let mut episodes = run_dir.episodes_log()?;
-    let progress = Progress::new(run.total_steps, state.step);
-    let cadence = Cadence::new(dir, run_dir.config_text().into(), run, pause_at, &state);
-    let step_at_start = state.step;
-    let mut recent: Vec<f64> = Vec::new();
-    let stop = |e: anyhow::Error, scalars: &mut Scalars| {
-        progress.finish();
-        let _ = scalars.flush();
-        cadence.stopped(e)
+    let mut learner: Box<dyn Learner> = if config.run.algo == Algo::Qmix {
+        Box::new(crate::marl_run::MultiAgentLearner::new(&config)?)
+    } else {
+        Box::new(SingleAgentLearner::new(&config)?)
     };
+    drive(&config, start, pause_at, learner.as_mut())
+}
 
-    let (mut obs, _) = env.reset(Some(state.seed_rng.next_u64()));
-    let (mut ep_return, mut ep_len) = (0.0, 0usize);
-    while state.step < run.total_steps {
-        let action = agent.act(&obs, true, state.step);
-        let s = env.step(&action)?;
-        agent.observe(&obs, &action, s.reward, &s.obs, s.terminated);
-        state.step += 1;
-        ep_return += s.reward;
-        ep_len += 1;
-        let metrics = match agent.train(state.step) {
-            Ok(m) => m,
-            Err(e) => return Err(stop(anyhow::anyhow!("{e}"), &mut scalars)),
-        };
-        if state.step.is_multiple_of(100) {
-            for (tag, value) in metrics {
-                scalars.scalar(tag, value, state.step)?;
-            }
-        }
-        obs = s.obs;
-        if s.terminated || s.truncated {
-            state.episodes += 1;
-            scalars.scalar("charts/episodic_return", ep_return, state.step)?;
-            scalars.scalar("charts/episodic_length", ep_len as f64, state.step)?;
-            episodes.row(state.step, ep_return, ep_len)?;
-            recent.push(ep_return);
-            if recent.len() > 20 {
-                recent.remove(0);
-            }
-            (ep_return, ep_len) = (0.0, 0);
-            let sps = (state.step - step_at_start) as f64 / cadence.elapsed();
-            scalars.scalar("charts/SPS", sps, state.step)?;
-            progress.update(
-                state.step,
-                sps,
-                Some(recent.iter().sum::<f64>() / recent.len() as f64),
-            );
-            log_modules(&mut scalars, &agent.modules(), state.step)?;
-            let mut evaluated = None;
-            if cadence.eval_due(&mut state) {
-                let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
-                scalars.scalar("eval/return_mean", ev.mean(), state.step)?;
-                log_dormant(&mut scalars, &agent.dormant_fractions(), state.step)?;
-                evaluated = Some(ev.mean());
-            }
-            if cadence.episode_end(&mut state, evaluated, |d| Ok(agent.save(d)?))? {
-                progress.finish();
-                scalars.flush()?;
-                return Ok(None);
-            }
-            (obs, _) = env.reset(Some(state.seed_rng.next_u64()));
-        }
+/// A single-agent run's agent with its training and evaluation envs.
+struct SingleAgentLearner {
+    agent: Box<dyn Agent>,
+    env: Box<dyn Env>,
+    eval_env: Box<dyn Env>,
+}
+
+impl SingleAgentLearner {
+    fn new(config: &Config) -> Result<Self> {
+        let env = sparse_rl_envs::make(&config.run.env)?;
+        let eval_env = sparse_rl_envs::make(&config.run.env)?;
+        let agent = build_agent(config, env.as_ref())?;
+        Ok(Self { agent, env, eval_env })
     }
-    progress.finish();
-    let wall = cadence.wall();
-    let ev = evaluate(agent.as_mut(), eval_env.as_mut(), run.eval_episodes, run.seed)?;
-    scalars.scalar("eval/return_mean", ev.mean(), state.step)?;
-    let dormant = agent.dormant_fractions();
-    log_dormant(&mut scalars, &dormant, state.step)?;
-    let flops = agent.flops();
-    scalars.scalar("flops/train_relative_to_dense", flops.train, state.step)?;
-    scalars.flush()?;
-    cadence.close(&mut state, ev.mean(), |d| Ok(agent.save(d)?))?;
-    let mut summary = summary(run, state.step, wall, &ev, agent.modules(), flops);
-    for (module, fraction) in dormant {
-        if let Some(m) = summary.modules.get_mut(module) {
-            m.dormant_fraction = Some(fraction);
+}
+
+impl Learner for SingleAgentLearner {
+    /// Acts, stores and trains at every env step (the agent's losses logged every 100 steps).
+    fn play_episode(
+        &mut self,
+        seed: u64,
+        step: &mut usize,
+        total: usize,
+        scalars: &mut Scalars,
+    ) -> Result<Option<Episode>> {
+        let (mut obs, _) = self.env.reset(Some(seed));
+        let (mut ret, mut len) = (0.0, 0usize);
+        while *step < total {
+            let action = self.agent.act(&obs, true, *step);
+            let s = self.env.step(&action)?;
+            self.agent.observe(&obs, &action, s.reward, &s.obs, s.terminated);
+            *step += 1;
+            ret += s.reward;
+            len += 1;
+            let metrics = self.agent.train(*step).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if step.is_multiple_of(100) {
+                for (tag, value) in metrics {
+                    scalars.scalar(tag, value, *step)?;
+                }
+            }
+            if s.terminated || s.truncated {
+                return Ok(Some(Episode {
+                    ret,
+                    len,
+                    solved: None,
+                }));
+            }
+            obs = s.obs;
         }
+        Ok(None)
     }
-    write_summary(dir, &summary)?;
-    Ok(Some(summary))
+
+    fn evaluate(&mut self, episodes: usize, seed: u64) -> Result<Evaluation> {
+        evaluate(self.agent.as_mut(), self.eval_env.as_mut(), episodes, seed)
+    }
+
+    fn dormant_fractions(&self) -> Vec<(&'static str, f64)> {
+        self.agent.dormant_fractions()
+    }
+
+    fn reports_episode_rate(&self) -> bool {
+        false
+    }
+
+    fn modules(&self) -> Vec<ModuleStats> {
+        self.agent.modules()
+    }
+
+    fn flops(&self) -> FlopsRatio {
+        self.agent.flops()
+    }
+
+    fn save(&self, dir: &Path) -> std::io::Result<()> {
+        self.agent.save(dir)
+    }
+
+    fn load(&mut self, dir: &Path) -> std::io::Result<()> {
+        self.agent.load(dir)
+    }
 }
 
 /// Everything a run checks before it writes a file, without training: the config (validated when it was
@@ -189,89 +184,6 @@ pub fn preflight(config: &Config) -> Result<()> {
             build_agent(&config, env.as_ref()).map(drop)
         }
     }
-}
-
-/// Writes `summary.json` of a finished run.
-pub(crate) fn write_summary(run_dir: &Path, summary: &impl serde::Serialize) -> Result<()> {
-    let path = run_dir.join("summary.json");
-    fs::write(&path, serde_json::to_string_pretty(summary)?)
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The `summary.json` of a finished run of `steps` env steps in `wall` seconds.
-pub(crate) fn summary(
-    run: &RunConfig,
-    steps: usize,
-    wall: f64,
-    ev: &Evaluation,
-    modules: Vec<ModuleStats>,
-    flops: FlopsRatio,
-) -> Summary {
-    Summary {
-        algo: run.algo.name().to_string(),
-        env: run.env.clone(),
-        seed: run.seed,
-        total_steps: steps,
-        wall_seconds: wall,
-        sps: steps as f64 / wall.max(1e-9),
-        episodes_per_second: None,
-        eval: EvalSummary {
-            episodes: ev.returns.len(),
-            return_mean: ev.mean(),
-            return_std: ev.std(),
-            win_rate: ev.win_rate(),
-        },
-        modules: module_summaries(modules),
-        flops: flops.into(),
-    }
-}
-
-/// Each module's fraction of dormant neurons at env step `step` (at evaluations).
-fn log_dormant(scalars: &mut Scalars, fractions: &[(&str, f64)], step: usize) -> Result<()> {
-    for (module, fraction) in fractions {
-        scalars.scalar(&format!("plasticity/{module}/dormant_fraction"), *fraction, step)?;
-    }
-    Ok(())
-}
-
-/// Each module's density and topology change at env step `step`.
-pub(crate) fn log_modules(scalars: &mut Scalars, modules: &[ModuleStats], step: usize) -> Result<()> {
-    for m in modules {
-        scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, step)?;
-        scalars.scalar(
-            &format!("sparsity/{}/topology_change", m.name),
-            m.topology_change,
-            step,
-        )?;
-    }
-    Ok(())
-}
-
-/// The locked run directory: a fresh one (new or empty, gets `config.toml`) or the one to resume.
-pub(crate) fn open_run_dir(config: &Config, start: Start) -> Result<RunDir> {
-    match start {
-        Start::Fresh { out } => RunDir::fresh(&out, config),
-        Start::Resume { run } => RunDir::resume(&run),
-    }
-}
-
-/// The loop's state at the start: fresh from the run seed, or read from the latest checkpoint (put back
-/// in place if a kill interrupted its last write), whose agent state `load` restores, with `episodes.csv`
-/// cut back to it.
-pub(crate) fn start_state(
-    run_dir: &RunDir,
-    seed: u64,
-    load: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> Result<LoopState> {
-    if !run_dir.resumed() {
-        return Ok(LoopState::fresh(rand_pcg::Pcg64Mcg::seed_from_u64(seed)));
-    }
-    let dir = run_dir.path();
-    let (chosen, state) = checkpoint::open(dir, "latest", run_dir.config_text())?;
-    let chosen = checkpoint::restore(dir, "latest", &chosen)?;
-    load(&chosen).with_context(|| format!("cannot load checkpoint {}", chosen.display()))?;
-    truncate_episodes(dir, state.episodes)?;
-    Ok(state)
 }
 
 /// Greedy returns over `episodes` episodes whose reset seeds are fixed by the run seed, so every evaluation

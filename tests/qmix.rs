@@ -60,6 +60,13 @@ fn dense_qmix_learns_the_easy_foraging_task_in_10k_steps() {
     assert!(summary.eval.win_rate.is_some() && summary.episodes_per_second.is_some());
     let json = std::fs::read_to_string(dir.path().join("run/summary.json")).unwrap();
     assert!(json.contains("\"win_rate\"") && json.contains("\"episodes_per_second\""));
+    // The learner's losses reach TensorBoard about every 100 env steps once training has begun.
+    let run = dir.path().join("run");
+    for tag in ["losses/td_loss", "losses/grad_norm", "charts/epsilon"] {
+        let series = sparse_rl::log::events::read_scalars(&run, tag).unwrap();
+        assert!(series.len() >= 50, "{tag}: {} points", series.len());
+        assert!(series.windows(2).all(|w| w[1].0 - w[0].0 <= 200), "{tag}: gaps");
+    }
 }
 
 /// `sparse-rl train --config CONFIG --out OUT`: the exit code and stderr.

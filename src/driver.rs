@@ -1,0 +1,235 @@
+//! The training driver shared by single-agent and multi-agent runs: it owns everything a run writes (the
+//! locked run directory, TensorBoard scalars, `episodes.csv`, the progress bar, the evaluation and
+//! checkpoint cadence, pause and resume, the stop on a failed step, `summary.json`). An algorithm family
+//! plugs in as a [`Learner`]: it plays training episodes, evaluates, reports its modules and saves and
+//! loads its state; the driver does the rest at every episode end.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rand::{RngCore, SeedableRng};
+use sparse_rl_agents::agent::{FlopsRatio, ModuleStats};
+
+use crate::checkpoint::{self, Cadence, LoopState};
+use crate::config::{Config, RunConfig};
+use crate::log::progress::Progress;
+use crate::log::summary::{module_summaries, EvalSummary, Summary};
+use crate::log::tensorboard::Scalars;
+use crate::run::{Evaluation, Start};
+use crate::run_dir::{truncate_episodes, RunDir};
+
+/// One finished training episode.
+pub(crate) struct Episode {
+    pub ret: f64,
+    pub len: usize,
+    /// Multi-agent tasks: whether the team solved it (logged as `charts/solved`).
+    pub solved: Option<bool>,
+}
+
+/// What an algorithm family does inside the driver's loop.
+pub(crate) trait Learner {
+    /// Plays one training episode from reset seed `seed`, training as it goes and counting env steps in
+    /// `step`; `None` when the step budget `total` ends the episode first. `scalars` takes the losses.
+    fn play_episode(
+        &mut self,
+        seed: u64,
+        step: &mut usize,
+        total: usize,
+        scalars: &mut Scalars,
+    ) -> Result<Option<Episode>>;
+
+    /// Greedy evaluation over `episodes` episodes with the run's fixed evaluation seeds.
+    fn evaluate(&mut self, episodes: usize, seed: u64) -> Result<Evaluation>;
+
+    /// Each module's fraction of dormant neurons, logged at evaluations (none where not measured).
+    fn dormant_fractions(&self) -> Vec<(&'static str, f64)>;
+
+    /// Whether the run reports training episodes per second (multi-agent runs, as EPyMARL's logs do).
+    fn reports_episode_rate(&self) -> bool;
+
+    fn modules(&self) -> Vec<ModuleStats>;
+    fn flops(&self) -> FlopsRatio;
+    fn save(&self, dir: &Path) -> std::io::Result<()>;
+    fn load(&mut self, dir: &Path) -> std::io::Result<()>;
+}
+
+/// Runs `learner` as the (resolved) config says; see [`crate::run::train`] for `start` and `pause_at`.
+/// The learner is built, and the memory checked, before this writes anything.
+pub(crate) fn drive(
+    config: &Config,
+    start: Start,
+    pause_at: Option<usize>,
+    learner: &mut dyn Learner,
+) -> Result<Option<Summary>> {
+    let run = &config.run;
+    let run_dir = open_run_dir(config, start)?;
+    let dir = run_dir.path();
+    let mut state = start_state(&run_dir, run.seed, |d| learner.load(d))?;
+    let mut scalars = Scalars::new(dir)?;
+    let mut episodes = run_dir.episodes_log()?;
+    let progress = Progress::new(run.total_steps, state.step);
+    let cadence = Cadence::new(dir, run_dir.config_text().into(), run, pause_at, &state);
+    let (step_at_start, episodes_at_start) = (state.step, state.episodes);
+    let mut recent: Vec<f64> = Vec::new();
+
+    while state.step < run.total_steps {
+        let seed = state.seed_rng.next_u64();
+        let played = learner.play_episode(seed, &mut state.step, run.total_steps, &mut scalars);
+        let episode = match played {
+            Ok(Some(episode)) => episode,
+            Ok(None) => break,
+            Err(e) => {
+                progress.finish();
+                let _ = scalars.flush();
+                return Err(cadence.stopped(e));
+            }
+        };
+        state.episodes += 1;
+        let step = state.step;
+        scalars.scalar("charts/episodic_return", episode.ret, step)?;
+        scalars.scalar("charts/episodic_length", episode.len as f64, step)?;
+        if let Some(solved) = episode.solved {
+            scalars.scalar("charts/solved", f64::from(u8::from(solved)), step)?;
+        }
+        episodes.row(step, episode.ret, episode.len)?;
+        recent.push(episode.ret);
+        if recent.len() > 20 {
+            recent.remove(0);
+        }
+        let elapsed = cadence.elapsed();
+        let sps = (step - step_at_start) as f64 / elapsed;
+        scalars.scalar("charts/SPS", sps, step)?;
+        if learner.reports_episode_rate() {
+            let rate = (state.episodes - episodes_at_start) as f64 / elapsed;
+            scalars.scalar("charts/episodes_per_second", rate, step)?;
+        }
+        progress.update(step, sps, Some(recent.iter().sum::<f64>() / recent.len() as f64));
+        log_modules(&mut scalars, &learner.modules(), step)?;
+        let mut evaluated = None;
+        if cadence.eval_due(&mut state) {
+            let ev = learner.evaluate(run.eval_episodes, run.seed)?;
+            log_evaluation(&mut scalars, &ev, &learner.dormant_fractions(), step)?;
+            evaluated = Some(ev.mean());
+        }
+        if cadence.episode_end(&mut state, evaluated, |d| Ok(learner.save(d)?))? {
+            progress.finish();
+            scalars.flush()?;
+            return Ok(None);
+        }
+    }
+    progress.finish();
+    let (train_seconds, wall) = (cadence.elapsed(), cadence.wall());
+    let ev = learner.evaluate(run.eval_episodes, run.seed)?;
+    let dormant = learner.dormant_fractions();
+    log_evaluation(&mut scalars, &ev, &dormant, state.step)?;
+    let flops = learner.flops();
+    scalars.scalar("flops/train_relative_to_dense", flops.train, state.step)?;
+    scalars.flush()?;
+    cadence.close(&mut state, ev.mean(), |d| Ok(learner.save(d)?))?;
+    let mut summary = summary(run, state.step, wall, &ev, learner.modules(), flops);
+    for (module, fraction) in dormant {
+        if let Some(m) = summary.modules.get_mut(module) {
+            m.dormant_fraction = Some(fraction);
+        }
+    }
+    if learner.reports_episode_rate() {
+        let rate = (state.episodes - episodes_at_start) as f64 / train_seconds.max(1e-9);
+        summary.episodes_per_second = Some(rate);
+    }
+    write_summary(dir, &summary)?;
+    Ok(Some(summary))
+}
+
+/// An evaluation's scalars: the mean return, the win rate where episodes can be solved, and each module's
+/// dormant fraction.
+fn log_evaluation(
+    scalars: &mut Scalars,
+    ev: &Evaluation,
+    dormant: &[(&str, f64)],
+    step: usize,
+) -> Result<()> {
+    scalars.scalar("eval/return_mean", ev.mean(), step)?;
+    if let Some(rate) = ev.win_rate() {
+        scalars.scalar("eval/win_rate", rate, step)?;
+    }
+    for (module, fraction) in dormant {
+        scalars.scalar(&format!("plasticity/{module}/dormant_fraction"), *fraction, step)?;
+    }
+    Ok(())
+}
+
+/// Writes `summary.json` of a finished run.
+pub(crate) fn write_summary(run_dir: &Path, summary: &impl serde::Serialize) -> Result<()> {
+    let path = run_dir.join("summary.json");
+    fs::write(&path, serde_json::to_string_pretty(summary)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The `summary.json` of a finished run of `steps` env steps in `wall` seconds.
+fn summary(
+    run: &RunConfig,
+    steps: usize,
+    wall: f64,
+    ev: &Evaluation,
+    modules: Vec<ModuleStats>,
+    flops: FlopsRatio,
+) -> Summary {
+    Summary {
+        algo: run.algo.name().to_string(),
+        env: run.env.clone(),
+        seed: run.seed,
+        total_steps: steps,
+        wall_seconds: wall,
+        sps: steps as f64 / wall.max(1e-9),
+        episodes_per_second: None,
+        eval: EvalSummary {
+            episodes: ev.returns.len(),
+            return_mean: ev.mean(),
+            return_std: ev.std(),
+            win_rate: ev.win_rate(),
+        },
+        modules: module_summaries(modules),
+        flops: flops.into(),
+    }
+}
+
+/// Each module's density and topology change at env step `step`.
+pub(crate) fn log_modules(scalars: &mut Scalars, modules: &[ModuleStats], step: usize) -> Result<()> {
+    for m in modules {
+        scalars.scalar(&format!("sparsity/{}/density", m.name), m.density, step)?;
+        scalars.scalar(
+            &format!("sparsity/{}/topology_change", m.name),
+            m.topology_change,
+            step,
+        )?;
+    }
+    Ok(())
+}
+
+/// The locked run directory: a fresh one (new or empty, gets `config.toml`) or the one to resume.
+fn open_run_dir(config: &Config, start: Start) -> Result<RunDir> {
+    match start {
+        Start::Fresh { out } => RunDir::fresh(&out, config),
+        Start::Resume { run } => RunDir::resume(&run),
+    }
+}
+
+/// The loop's state at the start: fresh from the run seed, or read from the latest checkpoint (put back
+/// in place if a kill interrupted its last write), whose learner state `load` restores, with
+/// `episodes.csv` cut back to it.
+fn start_state(
+    run_dir: &RunDir,
+    seed: u64,
+    load: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<LoopState> {
+    if !run_dir.resumed() {
+        return Ok(LoopState::fresh(rand_pcg::Pcg64Mcg::seed_from_u64(seed)));
+    }
+    let dir = run_dir.path();
+    let (chosen, state) = checkpoint::open(dir, "latest", run_dir.config_text())?;
+    let chosen = checkpoint::restore(dir, "latest", &chosen)?;
+    load(&chosen).with_context(|| format!("cannot load checkpoint {}", chosen.display()))?;
+    truncate_episodes(dir, state.episodes)?;
+    Ok(state)
+}
