@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use rand::{RngCore, SeedableRng};
-use sparse_rl_agents::agent::{FlopsRatio, ModuleStats};
+use sparse_rl_agents::agent::{FlopsRatio, ModuleStats, Trainable};
 
 use crate::checkpoint::{self, Cadence, LoopState};
 use crate::config::{Config, RunConfig};
@@ -48,10 +48,9 @@ pub(crate) trait Learner {
     /// Whether the run reports training episodes per second (multi-agent runs, as EPyMARL's logs do).
     fn reports_episode_rate(&self) -> bool;
 
-    fn modules(&self) -> Vec<ModuleStats>;
-    fn flops(&self) -> FlopsRatio;
-    fn save(&self, dir: &Path) -> std::io::Result<()>;
-    fn load(&mut self, dir: &Path) -> std::io::Result<()>;
+    /// The agent: its modules, FLOPs, and checkpointed state.
+    fn agent(&self) -> &dyn Trainable;
+    fn agent_mut(&mut self) -> &mut dyn Trainable;
 }
 
 /// Runs `learner` as the (resolved) config says; see [`crate::run::train`] for `start` and `pause_at`.
@@ -65,7 +64,7 @@ pub(crate) fn drive(
     let run = &config.run;
     let run_dir = open_run_dir(config, start)?;
     let dir = run_dir.path();
-    let mut state = start_state(&run_dir, run.seed, |d| learner.load(d))?;
+    let mut state = start_state(&run_dir, run.seed, |d| learner.agent_mut().load(d))?;
     let mut scalars = Scalars::new(dir)?;
     let mut episodes = run_dir.episodes_log()?;
     let progress = Progress::new(run.total_steps, state.step);
@@ -105,14 +104,14 @@ pub(crate) fn drive(
             scalars.scalar("charts/episodes_per_second", rate, step)?;
         }
         progress.update(step, sps, Some(recent.iter().sum::<f64>() / recent.len() as f64));
-        log_modules(&mut scalars, &learner.modules(), step)?;
+        log_modules(&mut scalars, &learner.agent().modules(), step)?;
         let mut evaluated = None;
         if cadence.eval_due(&mut state) {
             let ev = learner.evaluate(run.eval_episodes, run.seed)?;
             log_evaluation(&mut scalars, &ev, &learner.dormant_fractions(), step)?;
             evaluated = Some(ev.mean());
         }
-        if cadence.episode_end(&mut state, evaluated, |d| Ok(learner.save(d)?))? {
+        if cadence.episode_end(&mut state, evaluated, |d| Ok(learner.agent().save(d)?))? {
             progress.finish();
             scalars.flush()?;
             return Ok(None);
@@ -123,11 +122,11 @@ pub(crate) fn drive(
     let ev = learner.evaluate(run.eval_episodes, run.seed)?;
     let dormant = learner.dormant_fractions();
     log_evaluation(&mut scalars, &ev, &dormant, state.step)?;
-    let flops = learner.flops();
+    let flops = learner.agent().flops();
     scalars.scalar("flops/train_relative_to_dense", flops.train, state.step)?;
     scalars.flush()?;
-    cadence.close(&mut state, ev.mean(), |d| Ok(learner.save(d)?))?;
-    let mut summary = summary(run, state.step, wall, &ev, learner.modules(), flops);
+    cadence.close(&mut state, ev.mean(), |d| Ok(learner.agent().save(d)?))?;
+    let mut summary = summary(run, state.step, wall, &ev, learner.agent().modules(), flops);
     for (module, fraction) in dormant {
         if let Some(m) = summary.modules.get_mut(module) {
             m.dormant_fraction = Some(fraction);

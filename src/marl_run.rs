@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use sparse_rl_agents::agent::{FlopsRatio, ModuleStats};
+use sparse_rl_agents::agent::Trainable;
 use sparse_rl_agents::marl::MarlAgent;
 use sparse_rl_envs::{MaObs, MultiAgentEnv};
 
@@ -88,20 +88,12 @@ impl Learner for MultiAgentLearner {
         true
     }
 
-    fn modules(&self) -> Vec<ModuleStats> {
-        self.agent.modules()
+    fn agent(&self) -> &dyn Trainable {
+        self.agent.as_ref()
     }
 
-    fn flops(&self) -> FlopsRatio {
-        self.agent.flops()
-    }
-
-    fn save(&self, dir: &Path) -> std::io::Result<()> {
-        self.agent.save(dir)
-    }
-
-    fn load(&mut self, dir: &Path) -> std::io::Result<()> {
-        self.agent.load(dir)
+    fn agent_mut(&mut self) -> &mut dyn Trainable {
+        self.agent.as_mut()
     }
 }
 

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sparse_rl_agents::agent::{Agent, FlopsRatio, ModuleStats};
+use sparse_rl_agents::agent::{Agent, Trainable};
 use sparse_rl_envs::{Action, Env};
 
 use crate::backend::build_agent;
@@ -150,20 +150,12 @@ impl Learner for SingleAgentLearner {
         false
     }
 
-    fn modules(&self) -> Vec<ModuleStats> {
-        self.agent.modules()
+    fn agent(&self) -> &dyn Trainable {
+        self.agent.as_ref()
     }
 
-    fn flops(&self) -> FlopsRatio {
-        self.agent.flops()
-    }
-
-    fn save(&self, dir: &Path) -> std::io::Result<()> {
-        self.agent.save(dir)
-    }
-
-    fn load(&mut self, dir: &Path) -> std::io::Result<()> {
-        self.agent.load(dir)
+    fn agent_mut(&mut self) -> &mut dyn Trainable {
+        self.agent.as_mut()
     }
 }
 

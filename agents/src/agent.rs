@@ -50,8 +50,22 @@ pub struct FlopsRatio {
     pub inference: f64,
 }
 
+/// What every learner, single- or multi-agent, reports and checkpoints: its modules' sparsity, its FLOPs,
+/// its whole training state, and its greedy acting network.
+pub trait Trainable {
+    fn modules(&self) -> Vec<ModuleStats>;
+    fn flops(&self) -> FlopsRatio;
+    /// Saves everything a resumed run needs (networks, optimizers, masks, replay, RNG) into `dir`.
+    fn save(&self, dir: &Path) -> std::io::Result<()>;
+    /// Loads what [`Trainable::save`] wrote.
+    fn load(&mut self, dir: &Path) -> std::io::Result<()>;
+    /// The greedy acting network in plain-Rust inference form (what `sparse-rl export` writes): given the
+    /// same inputs, its actions equal the learner's own greedy ones.
+    fn policy(&self) -> Result<Policy, String>;
+}
+
 /// An off-policy single-agent learner as the training loop drives it.
-pub trait Agent {
+pub trait Agent: Trainable {
     /// The action for `obs`; `explore` uses the behaviour policy (ε-greedy, stochastic actor), else greedy.
     fn act(&mut self, obs: &[f32], explore: bool, step: usize) -> Action;
     /// Stores a transition in the replay buffer.
@@ -59,17 +73,8 @@ pub trait Agent {
     /// Runs the gradient updates due at env step `step` (none before learning starts) and returns the
     /// metrics to log, or an error that stops the run (non-finite loss).
     fn train(&mut self, step: usize) -> Result<Vec<Metric>, TrainError>;
-    fn modules(&self) -> Vec<ModuleStats>;
     /// Each module's fraction of τ-dormant neurons ([`crate::plasticity`], τ = `DORMANT_TAU`) on the most
     /// recent replay transitions; modules without hidden neurons are left out, and all are before the
     /// buffer holds a transition.
     fn dormant_fractions(&self) -> Vec<(&'static str, f64)>;
-    fn flops(&self) -> FlopsRatio;
-    /// Saves everything a resumed run needs (networks, optimizers, masks, replay, RNG) into `dir`.
-    fn save(&self, dir: &Path) -> std::io::Result<()>;
-    /// Loads what [`Agent::save`] wrote.
-    fn load(&mut self, dir: &Path) -> std::io::Result<()>;
-    /// The greedy acting network in plain-Rust inference form (what `sparse-rl export` writes): its
-    /// actions equal [`Agent::act`]'s with `explore = false`.
-    fn policy(&self) -> Result<Policy, String>;
 }

@@ -18,7 +18,7 @@ use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::{Action, Space};
 
-use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError, Trainable};
 use crate::checks::{batch_fits, positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Mlp, MlpConfig};
@@ -372,13 +372,6 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         Ok(metrics)
     }
 
-    fn modules(&self) -> Vec<ModuleStats> {
-        vec![
-            self.sparsity[0].stats(self.online.encoder.param_counts()),
-            self.sparsity[1].stats(self.online.head.param_counts()),
-        ]
-    }
-
     fn dormant_fractions(&self) -> Vec<(&'static str, f64)> {
         let mut batch = Batch::default();
         self.replay.recent_into(DORMANT_BATCH, &mut batch);
@@ -390,6 +383,15 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
         let encoder = net.encoder.dormant(obs.clone(), DORMANT_TAU);
         let head = net.head.dormant(net.encoder.forward(obs, false), DORMANT_TAU);
         plasticity::fractions([("encoder", encoder), ("critic", head)])
+    }
+}
+
+impl<B: AutodiffBackend> Trainable for Dqn<B> {
+    fn modules(&self) -> Vec<ModuleStats> {
+        vec![
+            self.sparsity[0].stats(self.online.encoder.param_counts()),
+            self.sparsity[1].stats(self.online.head.param_counts()),
+        ]
     }
 
     fn flops(&self) -> FlopsRatio {

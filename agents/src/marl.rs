@@ -1,15 +1,12 @@
 //! The interface between a cooperative multi-agent learner (QMIX, MAST) and the CLI's multi-agent training
 //! loop: act on a joint observation, record the episode, train at its end, report, save.
 
-use std::path::Path;
-
-use sparse_rl_dst::inference::Policy;
 use sparse_rl_envs::MaObs;
 
-use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::agent::{Metric, TrainError, Trainable};
 
 /// A multi-agent learner trained episode by episode (PyMARL's episode runner).
-pub trait MarlAgent {
+pub trait MarlAgent: Trainable {
     /// Starts an episode (training or evaluation): clears recurrent state and last actions.
     fn begin_episode(&mut self);
     /// One action per agent among its available ones: ε-greedy when `explore` (ε at env step `step`),
@@ -23,13 +20,4 @@ pub trait MarlAgent {
     /// the run (non-finite loss).
     fn end_episode(&mut self, last: &MaObs, terminated: bool, step: usize)
         -> Result<Vec<Metric>, TrainError>;
-    fn modules(&self) -> Vec<ModuleStats>;
-    fn flops(&self) -> FlopsRatio;
-    /// Saves everything a resumed run needs (networks, optimizer, masks, replay, RNG) into `dir`.
-    fn save(&self, dir: &Path) -> std::io::Result<()>;
-    /// Loads what [`MarlAgent::save`] wrote.
-    fn load(&mut self, dir: &Path) -> std::io::Result<()>;
-    /// The shared agent network in plain-Rust inference form (what `sparse-rl export` writes): with the
-    /// same observations, availability and last actions its greedy actions equal [`MarlAgent::act`]'s.
-    fn policy(&self) -> Result<Policy, String>;
 }

@@ -24,7 +24,7 @@ use sparse_rl_dst::FusedAdam;
 use sparse_rl_envs::wrappers::RunningMeanStd;
 use sparse_rl_envs::{Action, Space};
 
-use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError, Trainable};
 use crate::checks::{batch_fits, positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::networks::{Architecture, Network};
@@ -544,18 +544,6 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         self.gradient_step(step)
     }
 
-    fn modules(&self) -> Vec<ModuleStats> {
-        let (c1, c2) = (
-            self.qnets.critic.q1.param_counts(),
-            self.qnets.critic.q2.param_counts(),
-        );
-        vec![
-            self.sparsity[0].stats(self.qnets.encoder.param_counts()),
-            self.sparsity[1].stats((c1.0 + c2.0, c1.1 + c2.1)),
-            self.sparsity[2].stats(self.actor.param_counts()),
-        ]
-    }
-
     fn dormant_fractions(&self) -> Vec<(&'static str, f64)> {
         let mut batch = Batch::default();
         self.replay.recent_into(DORMANT_BATCH, &mut batch);
@@ -575,6 +563,20 @@ impl<B: AutodiffBackend> Agent for Sac<B> {
         }
         let actor = actor.dormant(features, DORMANT_TAU);
         plasticity::fractions([("encoder", encoder), ("critic", critic), ("actor", actor)])
+    }
+}
+
+impl<B: AutodiffBackend> Trainable for Sac<B> {
+    fn modules(&self) -> Vec<ModuleStats> {
+        let (c1, c2) = (
+            self.qnets.critic.q1.param_counts(),
+            self.qnets.critic.q2.param_counts(),
+        );
+        vec![
+            self.sparsity[0].stats(self.qnets.encoder.param_counts()),
+            self.sparsity[1].stats((c1.0 + c2.0, c1.1 + c2.1)),
+            self.sparsity[2].stats(self.actor.param_counts()),
+        ]
     }
 
     fn flops(&self) -> FlopsRatio {

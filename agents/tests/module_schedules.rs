@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use burn::backend::{Autodiff, Flex};
 use proptest::prelude::*;
-use sparse_rl_agents::agent::{Agent, ModuleStats};
+use sparse_rl_agents::agent::{Agent, ModuleStats, Trainable};
 use sparse_rl_agents::dqn::{Dqn, DqnConfig};
 use sparse_rl_agents::marl::MarlAgent;
 use sparse_rl_agents::networks::Architecture;

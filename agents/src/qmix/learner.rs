@@ -29,7 +29,7 @@ use super::running_stats::RunningMeanStd;
 use super::soft_mellowmax::soft_mellowmax;
 use super::td_lambda::td_lambda_targets;
 use super::QmixConfig;
-use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError, Trainable};
 use crate::marl::MarlAgent;
 use crate::networks::param_counts;
 use crate::persist;
@@ -449,7 +449,9 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         }
         Ok(metrics)
     }
+}
 
+impl<B: AutodiffBackend> Trainable for Qmix<B> {
     fn modules(&self) -> Vec<ModuleStats> {
         let sp = &self.state.sparsity;
         vec![
