@@ -48,14 +48,7 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], with_curves: &[String], s
             let _ = writeln!(md, "![{0}: learning curves]({0}_curves.png)\n", t.experiment);
         }
         let _ = writeln!(md, "![{0}: final scores]({0}.png)\n", t.experiment);
-        let _ = writeln!(
-            md,
-            "| {} \\ {} | {} |",
-            t.row_title,
-            t.x_axis,
-            t.columns.join(" | ")
-        );
-        let _ = writeln!(md, "|---|{}", "---:|".repeat(t.columns.len()));
+        table_header(&mut md, t);
         for row in &t.rows {
             let cells: Vec<String> = row.cells.iter().map(cell_text).collect();
             let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
@@ -94,14 +87,7 @@ fn improvement_table(md: &mut String, t: &Table) {
          independently).\n",
         first.label, t.x_axis
     );
-    let _ = writeln!(
-        md,
-        "| {} \\ {} | {} |",
-        t.row_title,
-        t.x_axis,
-        t.columns.join(" | ")
-    );
-    let _ = writeln!(md, "|---|{}", "---:|".repeat(t.columns.len()));
+    table_header(md, t);
     for row in others {
         let cells: Vec<String> = row
             .cells
@@ -112,6 +98,18 @@ fn improvement_table(md: &mut String, t: &Table) {
         let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
     }
     md.push('\n');
+}
+
+/// The header of a table of `t`'s rows and x values.
+fn table_header(md: &mut String, t: &Table) {
+    let _ = writeln!(
+        md,
+        "| {} \\ {} | {} |",
+        t.row_title,
+        t.x_axis,
+        t.columns.join(" | ")
+    );
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(t.columns.len()));
 }
 
 /// `0.833 [0.500, 1.000]`: P(X > Y) with its interval; `–` where either cell has no run.
