@@ -1,7 +1,9 @@
 //! `sparse-rl study`: a research question as one command. A study file names base configs
 //! (experiments), the settings to vary (axes) and the seeds; the study trains the whole grid in parallel
 //! as `sparse-rl train` child processes, resumably, and ends in `study.md` (tables of the interquartile
-//! mean and the mean over seeds with 95% bootstrap confidence intervals, see [`stats`]) and two figures per
+//! mean and the mean over seeds with 95% bootstrap confidence intervals, of each row's probability of
+//! improvement over the first, and of the optimality gap where the metric has a best score; see [`stats`])
+//! and two figures per
 //! experiment (PNG and SVG): learning curves and final scores. `--emit slurm` writes the same grid as a job array and `--collect`
 //! gathers results made elsewhere.
 //!
@@ -11,7 +13,8 @@
 //! name = "pruning_criteria"      # optional: the file name without .toml
 //! seeds = [1, 2, 3]
 //! metric = "eval.return_mean"    # dotted path into each run's summary.json (the default)
-//! metric_range = [0.0, 1.0]      # optional: the metric's bounds, which the figures' y axes stay inside
+//! metric_range = [0.0, 1.0]      # optional: the metric's bounds, which the figures' y axes stay inside;
+//!                                # the upper one is the best score of study.md's optimality gap
 //! x = "density"                  # the axis on the plot's x and the tables' columns
 //! set = ["run.eval_episodes=10"] # optional overrides of every run
 //!
@@ -217,7 +220,14 @@ fn write_report(study: &Study, manifest: &Manifest, source: &Path, study_dir: &P
             with_curves.push(t.experiment.clone());
         }
     }
-    let md = report::markdown(manifest, &tables, &with_curves, &source.display().to_string());
+    let best = study.metric_range.map(|(_, hi)| hi);
+    let md = report::markdown(
+        manifest,
+        &tables,
+        &with_curves,
+        &source.display().to_string(),
+        best,
+    );
     let path = study_dir.join("study.md");
     std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -3,12 +3,16 @@
 //! over seeds, each with a 95% stratified percentile bootstrap confidence interval, and the number of runs:
 //! the estimates Agarwal et al. (2021) recommend for few-seed deep RL results, computed as `rliable` does
 //! (see [`super::stats`]). Where an experiment has several rows, a second table gives each row's
-//! probability of improvement over the first row at every x, with its interval.
+//! probability of improvement over the first row at every x, with its interval; where the metric has a
+//! known best score (the upper end of the study's `metric_range`), a third gives each cell's optimality
+//! gap.
 
 use std::fmt::Write;
 
 use super::manifest::{Manifest, Status};
-use super::stats::{bootstrap_ci, iqm, mean, probability_of_improvement_ci, task_probability_of_improvement};
+use super::stats::{
+    bootstrap_ci, iqm, mean, optimality_gap, probability_of_improvement_ci, task_probability_of_improvement,
+};
 use super::table::{Cell, Table};
 
 /// Bootstrap resamples per confidence interval: plenty for the 2.5% and 97.5% percentiles of a few seeds,
@@ -18,8 +22,15 @@ const RESAMPLES: usize = 2000;
 const SEED: u64 = 0;
 const LEVEL: f64 = 0.95;
 
-/// The Markdown report of a study. `source` is the study file as given on the command line.
-pub fn markdown(manifest: &Manifest, tables: &[Table], with_curves: &[String], source: &str) -> String {
+/// The Markdown report of a study. `source` is the study file as given on the command line; `best`, the
+/// metric's best possible score where it has one.
+pub fn markdown(
+    manifest: &Manifest,
+    tables: &[Table],
+    with_curves: &[String],
+    source: &str,
+    best: Option<f64>,
+) -> String {
     let mut md = format!("# Study `{}`\n\n", manifest.study);
     let _ = writeln!(
         md,
@@ -55,6 +66,9 @@ pub fn markdown(manifest: &Manifest, tables: &[Table], with_curves: &[String], s
         }
         md.push('\n');
         improvement_table(&mut md, t);
+        if let Some(best) = best {
+            gap_table(&mut md, t, best);
+        }
     }
     let failed: Vec<_> = manifest
         .runs
@@ -98,6 +112,32 @@ fn improvement_table(md: &mut String, t: &Table) {
         let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
     }
     md.push('\n');
+}
+
+/// Each cell's optimality gap to the best score `best`, with its interval.
+fn gap_table(md: &mut String, t: &Table, best: f64) {
+    let _ = writeln!(
+        md,
+        "Optimality gap to the best score {}: the mean of max(0, {0} − score) over the runs, so a run above \
+         it cannot make up for one below (rliable's optimality gap; lower is better), with its 95% CI.\n",
+        number(best)
+    );
+    table_header(md, t);
+    for row in &t.rows {
+        let cells: Vec<String> = row.cells.iter().map(|c| gap_text(&c.values, best)).collect();
+        let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
+    }
+    md.push('\n');
+}
+
+/// `0.100 [0.000, 0.300]`: the runs' optimality gap to `best` with its interval; `–` for no run.
+fn gap_text(runs: &[f64], best: f64) -> String {
+    if runs.is_empty() {
+        return "–".into();
+    }
+    let gap = |scores: &[f64]| optimality_gap(scores, best);
+    let (lo, hi) = bootstrap_ci(&[runs.to_vec()], gap, RESAMPLES, SEED, LEVEL);
+    format!("{:.3} [{lo:.3}, {hi:.3}]", gap(runs))
 }
 
 /// The header of a table of `t`'s rows and x values.
@@ -238,6 +278,21 @@ mod tests {
         let line = format!("| rigl | 0.833 [{lo:.3}, {hi:.3}] | – |");
         assert!(md.contains(&line), "{md}");
         assert!(md.contains("P(row > dense)") && lo < 0.833 && 0.833 <= hi, "{md}");
+        // Optimality gap to 4.5 at 0.1: dense falls short by 3.5, 2.5, 0.5 (mean 6.5 / 3); rigl by 1.5,
+        // 0.5, and its 5.0 counts as 4.5 (mean 2 / 3). No run at 0.02 for rigl.
+        let mut gaps = String::new();
+        gap_table(&mut gaps, &t, 4.5);
+        assert!(gaps.contains("to the best score 4.50"), "{gaps}");
+        let dense = gap_text(&[1.0, 2.0, 4.0], 4.5);
+        assert!(dense.starts_with("2.167 ["), "{dense}");
+        assert!(
+            gaps.contains(&format!("| dense | {dense} | 3.500 [3.500, 3.500] |")),
+            "{gaps}"
+        );
+        assert!(
+            gaps.contains("| rigl | 0.667 [") && gaps.contains("] | – |"),
+            "{gaps}"
+        );
         // One row: nothing to compare.
         let mut alone = String::new();
         improvement_table(
