@@ -19,6 +19,9 @@ use crate::log::tensorboard::Scalars;
 use crate::run::{Evaluation, Start};
 use crate::run_dir::{truncate_episodes, RunDir};
 
+/// Env steps between two loggings of a learner's losses.
+pub(crate) const METRICS_EVERY: usize = 100;
+
 /// One finished training episode.
 pub(crate) struct Episode {
     pub ret: f64,

@@ -15,12 +15,9 @@ use sparse_rl_envs::{MaObs, MultiAgentEnv};
 use crate::backend::build_marl_agent;
 use crate::checkpoint;
 use crate::config::Config;
-use crate::driver::{Episode, Learner};
+use crate::driver::{Episode, Learner, METRICS_EVERY};
 use crate::log::tensorboard::Scalars;
 use crate::run::{eval_seed, load_run_config, Evaluation};
-
-/// Env steps between two loggings of the learner's losses.
-const METRICS_EVERY: usize = 100;
 
 /// A multi-agent run's learner and its training and evaluation envs, played episode by episode.
 pub(crate) struct MultiAgentLearner {
@@ -41,7 +38,7 @@ impl MultiAgentLearner {
 impl Learner for MultiAgentLearner {
     /// A whole exploring episode, as PyMARL's episode runner plays it (past the step budget if it ends
     /// inside); the agent stores it and trains at its end. Its losses are logged whenever the episode passed
-    /// a multiple of 100 env steps, the single-agent runs' cadence.
+    /// a multiple of [`METRICS_EVERY`] env steps.
     fn play_episode(
         &mut self,
         seed: u64,

@@ -13,7 +13,7 @@ use sparse_rl_envs::{Action, Env};
 use crate::backend::build_agent;
 use crate::checkpoint;
 use crate::config::{Algo, Config};
-use crate::driver::{drive, Episode, Learner};
+use crate::driver::{drive, Episode, Learner, METRICS_EVERY};
 use crate::log::summary::Summary;
 use crate::log::tensorboard::Scalars;
 
@@ -103,7 +103,7 @@ impl SingleAgentLearner {
 }
 
 impl Learner for SingleAgentLearner {
-    /// Acts, stores and trains at every env step (the agent's losses logged every 100 steps).
+    /// Acts, stores and trains at every env step (the agent's losses logged every [`METRICS_EVERY`] steps).
     fn play_episode(
         &mut self,
         seed: u64,
@@ -121,7 +121,7 @@ impl Learner for SingleAgentLearner {
             ret += s.reward;
             len += 1;
             let metrics = self.agent.train(*step).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if step.is_multiple_of(100) {
+            if step.is_multiple_of(METRICS_EVERY) {
                 for (tag, value) in metrics {
                     scalars.scalar(tag, value, *step)?;
                 }
