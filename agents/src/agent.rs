@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use sparse_rl_dst::inference::Policy;
+pub use sparse_rl_dst::module::{FlopsRatio, ModuleStats};
 use sparse_rl_envs::Action;
 
 /// A scalar for TensorBoard: tag (`losses/td_loss`...) and value.
@@ -23,32 +24,6 @@ impl fmt::Display for TrainError {
 }
 
 impl std::error::Error for TrainError {}
-
-/// Per-module sparsity facts for logs and `summary.json`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModuleStats {
-    pub name: String,
-    pub policy: String,
-    /// Fraction of the module's sparsifiable weights that are active.
-    pub density: f64,
-    /// All parameters of the module (weights and biases).
-    pub params: usize,
-    /// Parameters that are non-zero (active weights and biases).
-    pub nonzero: usize,
-    /// Fraction of the module's connections replaced at the last topology update.
-    pub topology_change: f64,
-    /// Gradient steps the module has taken (the clock of its schedule).
-    pub gradient_steps: usize,
-    /// Topology updates the module has carried out.
-    pub topology_updates: usize,
-}
-
-/// Training and inference FLOPs relative to the dense agent of the same shape.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FlopsRatio {
-    pub train: f64,
-    pub inference: f64,
-}
 
 /// What every learner, single- or multi-agent, reports and checkpoints: its modules' sparsity, its FLOPs,
 /// its whole training state, and its greedy acting network.

@@ -8,14 +8,17 @@ use std::path::Path;
 
 use burn::module::{AutodiffModule, Module, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::inference::{Policy, PolicyInput, PolicyOutput, SparseMlp};
+use sparse_rl_dst::module::{
+    flops_ratio, multiples_between, no_part, DiagonalLayers, ModuleGroup, SparseModule, SparseParts,
+};
 use sparse_rl_dst::policy::{SparsityPolicy, Structure};
-use sparse_rl_dst::FusedAdam;
+use sparse_rl_dst::{FusedAdam, SparseLayer};
 use sparse_rl_envs::{Action, Space};
 
 use crate::agent::{Agent, FlopsRatio, Metric, ModuleStats, TrainError, Trainable};
@@ -25,7 +28,6 @@ use crate::networks::{Mlp, MlpConfig};
 use crate::persist;
 use crate::plasticity::{self, DORMANT_BATCH, DORMANT_TAU};
 use crate::replay::{Batch, ReplayBuffer, Transition};
-use crate::sparse_module::{multiples_between, ModuleSparsity};
 use crate::target::soft_update;
 use crate::tensors::{argmax_rows, index_column, matrix, to_vec, vector};
 
@@ -136,6 +138,33 @@ impl<B: Backend> QNetwork<B> {
     }
 }
 
+/// The parts `encoder` and `critic` (the Q head).
+impl<B: Backend> SparseParts<B> for QNetwork<B> {
+    fn part_layers(&self, name: &str) -> Vec<&dyn SparseLayer<B>> {
+        match name {
+            "encoder" => self.encoder.sparse_layers(),
+            "critic" => self.head.sparse_layers(),
+            _ => no_part(name),
+        }
+    }
+
+    fn part_layers_mut(&mut self, name: &str) -> Vec<&mut dyn SparseLayer<B>> {
+        match name {
+            "encoder" => self.encoder.sparse_layers_mut(),
+            "critic" => self.head.sparse_layers_mut(),
+            _ => no_part(name),
+        }
+    }
+
+    fn configure_part(&mut self, name: &str, masked: bool, execution: Execution) {
+        match name {
+            "encoder" => self.encoder.configure_part(name, masked, execution),
+            "critic" => self.head.configure_part(name, masked, execution),
+            _ => no_part(name),
+        }
+    }
+}
+
 type DqnOptim<B> = OptimizerAdaptor<FusedAdam, QNetwork<B>, B>;
 
 /// A DQN agent on backend `B`.
@@ -146,8 +175,8 @@ pub struct Dqn<B: AutodiffBackend> {
     /// The online network without autodiff, for acting; rebuilt after each update.
     acting: Option<QNetwork<B::InnerBackend>>,
     optim: DqnOptim<B>,
-    /// encoder, critic (the Q head).
-    sparsity: [ModuleSparsity; 2],
+    /// The modules `encoder` and `critic` (the Q head), trained by `optim`.
+    modules: ModuleGroup,
     replay: ReplayBuffer,
     batch: Batch,
     rng: rand_pcg::Pcg64Mcg,
@@ -190,22 +219,23 @@ impl<B: AutodiffBackend> Dqn<B> {
         .init_for::<B>(&policy("critic"), &device)?;
         let mut online = QNetwork { encoder, head };
         let total_updates = multiples_between(config.learning_starts, total_steps, config.train_frequency);
-        let mut sparsity = [
-            ModuleSparsity::new(
+        let mut modules = ModuleGroup::new(vec![
+            SparseModule::new(
                 "encoder",
                 policy("encoder"),
                 &online.encoder.sparse_layers(),
                 total_updates,
             )?
             .with_positions(online.encoder.positions()),
-            ModuleSparsity::for_mlp("critic", policy("critic"), &online.head, total_updates)?,
-        ];
-        sparsity[0].init(online.encoder.sparse_layers_mut(), &mut rng)?;
-        sparsity[1].init(online.head.sparse_layers_mut(), &mut rng)?;
-        online.encoder.set_masked(!sparsity[0].is_dense());
-        online.head.set_masked(!sparsity[1].is_dense());
-        online.encoder.set_execution(sparsity[0].execution());
-        online.head.set_execution(sparsity[1].execution());
+            SparseModule::with_diagonal(
+                "critic",
+                policy("critic"),
+                &online.head.sparse_layers(),
+                &online.head.diagonal_layers(),
+                total_updates,
+            )?,
+        ]);
+        modules.init(&mut online, &mut rng)?;
         crate::target::materialize(&online);
         let optim = FusedAdam::new(config.adam_eps as f32).init();
         Ok(Self {
@@ -213,7 +243,7 @@ impl<B: AutodiffBackend> Dqn<B> {
             acting: None,
             online,
             optim,
-            sparsity,
+            modules,
             replay: ReplayBuffer::new(config.buffer_size, obs_space.flat_dim(), 1),
             batch: Batch::default(),
             rng,
@@ -241,10 +271,7 @@ impl<B: AutodiffBackend> Dqn<B> {
 
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
         let c = &self.config;
-        let dense = [
-            self.sparsity[0].needs_dense_grad(),
-            self.sparsity[1].needs_dense_grad(),
-        ];
+        let dense = self.modules.dense_grads();
         self.replay
             .sample_into(c.batch_size, &mut self.rng, &mut self.batch);
         let b = &self.batch;
@@ -264,7 +291,9 @@ impl<B: AutodiffBackend> Dqn<B> {
         let not_done = vector::<B::InnerBackend>(&b.terminated, &self.device).neg() + 1.0;
         let td_target = rewards + next_value * not_done * c.gamma;
         let td_target = Tensor::<B, 1>::from_inner(td_target);
-        let q_all = self.online.forward(obs, dense);
+        let q_all = self
+            .online
+            .forward(obs, [dense.get("encoder"), dense.get("critic")]);
         let q = q_all
             .clone()
             .gather(1, index_column::<B>(&b.actions, &self.device))
@@ -285,37 +314,26 @@ impl<B: AutodiffBackend> Dqn<B> {
                 message: format!("DQN TD loss is {loss_value}"),
             });
         }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.online);
-        let host_grads = [
-            self.sparsity[0].take_grads(&self.online.encoder.sparse_layers(), &mut grads, dense[0]),
-            self.sparsity[1].take_grads(&self.online.head.sparse_layers(), &mut grads, dense[1]),
-        ];
-        self.online = self
-            .optim
-            .step(self.config.learning_rate, self.online.clone(), grads);
-        let [g_enc, g_head] = host_grads;
         let topology_error = |e: sparse_rl_dst::DstError| TrainError {
             step,
             message: e.to_string(),
         };
-        let (layers, optim, rng) = (
-            self.online.encoder.sparse_layers_mut(),
-            &mut self.optim,
-            &mut self.rng,
-        );
-        self.sparsity[0]
-            .after_step(layers, g_enc, optim, rng)
-            .map_err(topology_error)?;
-        let (layers, optim, rng) = (
-            self.online.head.sparse_layers_mut(),
-            &mut self.optim,
-            &mut self.rng,
-        );
-        self.sparsity[1]
-            .after_step(layers, g_head, optim, rng)
+        let online = self.online.clone();
+        self.online = self
+            .modules
+            .step(
+                online,
+                loss,
+                &dense,
+                c.learning_rate,
+                &mut self.optim,
+                &mut self.rng,
+            )
             .map_err(topology_error)?;
         let head = self.online.head.clone();
-        self.online.head = self.sparsity[1]
+        self.online.head = self
+            .modules
+            .module_mut("critic")
             .update_diagonal(head, &mut self.optim, &mut self.rng)
             .map_err(topology_error)?;
         self.acting = None;
@@ -389,20 +407,24 @@ impl<B: AutodiffBackend> Agent for Dqn<B> {
 impl<B: AutodiffBackend> Trainable for Dqn<B> {
     fn modules(&self) -> Vec<ModuleStats> {
         vec![
-            self.sparsity[0].stats(self.online.encoder.param_counts()),
-            self.sparsity[1].stats(self.online.head.param_counts()),
+            self.modules
+                .module("encoder")
+                .stats(self.online.encoder.param_counts()),
+            self.modules
+                .module("critic")
+                .stats(self.online.head.param_counts()),
         ]
     }
 
     fn flops(&self) -> FlopsRatio {
-        crate::sparse_module::flops_ratio(&self.sparsity)
+        flops_ratio(self.modules.modules())
     }
 
     fn save(&self, dir: &Path) -> std::io::Result<()> {
         persist::save_module(&self.online, &dir.join("online"))?;
         persist::save_module(&self.target, &dir.join("target"))?;
         persist::save_optim::<B, _, _>(&self.optim, &dir.join("optim"))?;
-        persist::save_json(&dir.join("agent.json"), &(&self.rng, &self.sparsity))?;
+        persist::save_json(&dir.join("agent.json"), &(&self.rng, &self.modules))?;
         persist::save_replay(&self.replay, &dir.join("replay.bin"))
     }
 
@@ -412,7 +434,7 @@ impl<B: AutodiffBackend> Trainable for Dqn<B> {
         let fresh = FusedAdam::new(self.config.adam_eps as f32).init();
         let optim = std::mem::replace(&mut self.optim, fresh);
         self.optim = persist::load_optim::<B, _, _>(optim, &dir.join("optim"), &self.device)?;
-        (self.rng, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
+        (self.rng, self.modules) = persist::load_json(&dir.join("agent.json"))?;
         self.replay = persist::load_replay(&dir.join("replay.bin"), &self.replay)?;
         self.acting = None;
         Ok(())

@@ -8,6 +8,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::inference::{Activation, InferenceLayer};
+use sparse_rl_dst::module::SparseParts;
 use sparse_rl_dst::topology::SparseLayer;
 use sparse_rl_envs::Space;
 
@@ -105,20 +106,6 @@ impl<B: Backend> Encoder<B> {
         }
     }
 
-    /// Whether the MLP encoder applies its masks (see [`Mlp::set_masked`]); conv encoders always do.
-    pub fn set_masked(&mut self, masked: bool) {
-        if let Some(mlp) = self.mlp.as_mut() {
-            mlp.set_masked(masked);
-        }
-    }
-
-    /// Sets how the MLP encoder's layers multiply by their weights; conv encoders keep masked-dense.
-    pub fn set_execution(&mut self, execution: Execution) {
-        if let Some(mlp) = self.mlp.as_mut() {
-            mlp.set_execution(execution);
-        }
-    }
-
     pub fn d_out(&self) -> usize {
         match (&self.mlp, &self.conv) {
             (Some(mlp), _) => mlp.d_out(),
@@ -185,5 +172,23 @@ impl<B: Backend> Encoder<B> {
 
     pub fn param_counts(&self) -> (usize, usize) {
         param_counts(self, &self.mask_ids())
+    }
+}
+
+/// An encoder trained under one module (`encoder`): its one part answers to the module's name. The
+/// MLP encoder takes `masked` and `execution`; conv encoders always apply their masks, masked-dense.
+impl<B: Backend> SparseParts<B> for Encoder<B> {
+    fn part_layers(&self, _name: &str) -> Vec<&dyn SparseLayer<B>> {
+        self.sparse_layers()
+    }
+
+    fn part_layers_mut(&mut self, _name: &str) -> Vec<&mut dyn SparseLayer<B>> {
+        self.sparse_layers_mut()
+    }
+
+    fn configure_part(&mut self, name: &str, masked: bool, execution: Execution) {
+        if let Some(mlp) = self.mlp.as_mut() {
+            mlp.configure_part(name, masked, execution);
+        }
     }
 }

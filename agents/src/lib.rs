@@ -15,6 +15,5 @@ pub mod qmix;
 pub mod replay;
 pub mod sac;
 pub mod seeding;
-pub mod sparse_module;
 pub mod target;
 pub mod tensors;

@@ -18,9 +18,13 @@ use burn::tensor::{ElementConversion, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::inference::{Policy, PolicyInput, PolicyOutput, SparseMlp};
+use sparse_rl_dst::module::{
+    flops_ratio, multiples_between, no_part, ModuleGroup, SparseModule, SparseParts,
+};
 use sparse_rl_dst::policy::SparsityPolicy;
-use sparse_rl_dst::FusedAdam;
+use sparse_rl_dst::{FusedAdam, SparseLayer};
 use sparse_rl_envs::wrappers::RunningMeanStd;
 use sparse_rl_envs::{Action, Space};
 
@@ -31,7 +35,6 @@ use crate::networks::{Architecture, Network};
 use crate::persist;
 use crate::plasticity::{self, DormantCount, DORMANT_BATCH, DORMANT_TAU};
 use crate::replay::{Batch, ReplayBuffer, Transition};
-use crate::sparse_module::{multiples_between, ModuleSparsity};
 use crate::target::soft_update;
 use crate::tensors::{matrix, to_vec, vector};
 
@@ -149,17 +152,43 @@ impl<B: Backend> QNets<B> {
         ids.extend(self.critic.q2.mask_ids());
         ids
     }
+}
 
-    fn critic_layers_mut(&mut self) -> Vec<&mut dyn sparse_rl_dst::SparseLayer<B>> {
-        let mut l = self.critic.q1.sparse_layers_mut();
-        l.extend(self.critic.q2.sparse_layers_mut());
-        l
+/// The parts `encoder` and `critic` (both Q networks, one module).
+impl<B: Backend> SparseParts<B> for QNets<B> {
+    fn part_layers(&self, name: &str) -> Vec<&dyn SparseLayer<B>> {
+        match name {
+            "encoder" => self.encoder.sparse_layers(),
+            "critic" => {
+                let mut layers = self.critic.q1.sparse_layers();
+                layers.extend(self.critic.q2.sparse_layers());
+                layers
+            }
+            _ => no_part(name),
+        }
     }
 
-    fn critic_layers(&self) -> Vec<&dyn sparse_rl_dst::SparseLayer<B>> {
-        let mut l = self.critic.q1.sparse_layers();
-        l.extend(self.critic.q2.sparse_layers());
-        l
+    fn part_layers_mut(&mut self, name: &str) -> Vec<&mut dyn SparseLayer<B>> {
+        match name {
+            "encoder" => self.encoder.sparse_layers_mut(),
+            "critic" => {
+                let mut layers = self.critic.q1.sparse_layers_mut();
+                layers.extend(self.critic.q2.sparse_layers_mut());
+                layers
+            }
+            _ => no_part(name),
+        }
+    }
+
+    fn configure_part(&mut self, name: &str, masked: bool, execution: Execution) {
+        match name {
+            "encoder" => self.encoder.configure_part(name, masked, execution),
+            "critic" => {
+                self.critic.q1.configure_part(name, masked, execution);
+                self.critic.q2.configure_part(name, masked, execution);
+            }
+            _ => no_part(name),
+        }
     }
 }
 
@@ -183,8 +212,10 @@ pub struct Sac<B: AutodiffBackend> {
     q_optim: OptimizerAdaptor<FusedAdam, QNets<B>, B>,
     actor_optim: OptimizerAdaptor<FusedAdam, Network<B>, B>,
     alpha_optim: OptimizerAdaptor<FusedAdam, Temperature<B>, B>,
-    /// encoder, critic, actor; each counts its own gradient steps.
-    sparsity: [ModuleSparsity; 3],
+    /// The modules `encoder` and `critic`, trained by `q_optim`; each counts its own gradient steps.
+    q_modules: ModuleGroup,
+    /// The module `actor`, trained by `actor_optim`.
+    actor_module: ModuleGroup,
     replay: ReplayBuffer,
     batch: Batch,
     /// The running observation statistics, when `normalize_observations` is on; the replay buffer keeps
@@ -237,28 +268,24 @@ impl<B: AutodiffBackend> Sac<B> {
         let total = total_steps.saturating_sub(config.learning_starts);
         let pf = config.policy_frequency;
         let actor_total = pf * multiples_between(config.learning_starts, total_steps, pf);
-        let mut sparsity = [
-            ModuleSparsity::new(
+        let mut q_modules = ModuleGroup::new(vec![
+            SparseModule::new(
                 "encoder",
                 policy("encoder"),
                 &qnets.encoder.sparse_layers(),
                 total,
             )?
             .with_positions(qnets.encoder.positions()),
-            ModuleSparsity::new("critic", policy("critic"), &qnets.critic_layers(), total)?,
-            ModuleSparsity::new("actor", policy("actor"), &actor.sparse_layers(), actor_total)?,
-        ];
-        sparsity[0].init(qnets.encoder.sparse_layers_mut(), &mut rng)?;
-        sparsity[1].init(qnets.critic_layers_mut(), &mut rng)?;
-        sparsity[2].init(actor.sparse_layers_mut(), &mut rng)?;
-        qnets.encoder.set_masked(!sparsity[0].is_dense());
-        qnets.critic.q1.set_masked(!sparsity[1].is_dense());
-        qnets.critic.q2.set_masked(!sparsity[1].is_dense());
-        actor.set_masked(!sparsity[2].is_dense());
-        qnets.encoder.set_execution(sparsity[0].execution());
-        qnets.critic.q1.set_execution(sparsity[1].execution());
-        qnets.critic.q2.set_execution(sparsity[1].execution());
-        actor.set_execution(sparsity[2].execution());
+            SparseModule::new("critic", policy("critic"), &qnets.part_layers("critic"), total)?,
+        ]);
+        let mut actor_module = ModuleGroup::new(vec![SparseModule::new(
+            "actor",
+            policy("actor"),
+            &actor.sparse_layers(),
+            actor_total,
+        )?]);
+        q_modules.init(&mut qnets, &mut rng)?;
+        actor_module.init(&mut actor, &mut rng)?;
         crate::target::materialize(&qnets);
         crate::target::materialize(&actor);
         let log_alpha = if config.autotune {
@@ -279,7 +306,8 @@ impl<B: AutodiffBackend> Sac<B> {
             q_optim: adam().init(),
             actor_optim: adam().init(),
             alpha_optim: adam().init(),
-            sparsity,
+            q_modules,
+            actor_module,
             replay: ReplayBuffer::new(config.buffer_size, obs_space.flat_dim(), act_dim),
             batch: Batch::default(),
             obs_norm: config
@@ -356,7 +384,7 @@ impl<B: AutodiffBackend> Sac<B> {
     }
 
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
-        let dense = [0, 1].map(|m| self.sparsity[m].needs_dense_grad());
+        let dense = self.q_modules.dense_grads();
         self.replay
             .sample_into(self.config.batch_size, &mut self.rng, &mut self.batch);
         let batch = std::mem::take(&mut self.batch);
@@ -380,8 +408,8 @@ impl<B: AutodiffBackend> Sac<B> {
         let batch_obs = self.normalized(&batch.obs);
         let obs = matrix::<B>(&batch_obs, n, self.obs_dim, &self.device);
         let actions = matrix::<B>(&batch.actions, n, a, &self.device);
-        let features = self.qnets.encoder.forward(obs.clone(), dense[0]);
-        let [q1, q2] = self.qnets.q(features, actions, dense[1]);
+        let features = self.qnets.encoder.forward(obs.clone(), dense.get("encoder"));
+        let [q1, q2] = self.qnets.q(features, actions, dense.get("critic"));
         let q1 = q1.reshape([n]);
         let qf1_loss = (q1.clone() - y.clone()).powf_scalar(2.0).mean();
         let qf2_loss = (q2.reshape([n]) - y).powf_scalar(2.0).mean();
@@ -392,22 +420,17 @@ impl<B: AutodiffBackend> Sac<B> {
                 message: format!("SAC critic loss is {l1} / {l2}"),
             });
         }
-        let mut grads = GradientsParams::from_grads((qf1_loss + qf2_loss).backward(), &self.qnets);
-        let enc_grads =
-            self.sparsity[0].take_grads(&self.qnets.encoder.sparse_layers(), &mut grads, dense[0]);
-        let critic_grads = self.sparsity[1].take_grads(&self.qnets.critic_layers(), &mut grads, dense[1]);
-        self.qnets = self.q_optim.step(self.config.q_lr, self.qnets.clone(), grads);
-        let (layers, optim, rng) = (
-            self.qnets.encoder.sparse_layers_mut(),
-            &mut self.q_optim,
-            &mut self.rng,
-        );
-        self.sparsity[0]
-            .after_step(layers, enc_grads, optim, rng)
-            .map_err(te(step))?;
-        let (layers, optim, rng) = (self.qnets.critic_layers_mut(), &mut self.q_optim, &mut self.rng);
-        self.sparsity[1]
-            .after_step(layers, critic_grads, optim, rng)
+        let qnets = self.qnets.clone();
+        self.qnets = self
+            .q_modules
+            .step(
+                qnets,
+                qf1_loss + qf2_loss,
+                &dense,
+                self.config.q_lr,
+                &mut self.q_optim,
+                &mut self.rng,
+            )
             .map_err(te(step))?;
 
         let mut metrics = vec![("losses/qf1_loss", l1), ("losses/qf2_loss", l2)];
@@ -432,13 +455,13 @@ impl<B: AutodiffBackend> Sac<B> {
 
     /// One actor update (and one α update when tuning), on the batch's observations.
     fn actor_step(&mut self, step: usize, obs: &[f32]) -> Result<f64, TrainError> {
-        let dense = self.sparsity[2].needs_dense_grad();
+        let dense = self.actor_module.dense_grads();
         let n = obs.len() / self.obs_dim;
         let obs = matrix::<B>(obs, n, self.obs_dim, &self.device);
         let features = self.qnets.encoder.forward(obs, false).detach();
         let (action, log_pi) = {
             let actor = self.actor.clone();
-            self.sample(&actor, features.clone(), dense)
+            self.sample(&actor, features.clone(), dense.get("actor"))
         };
         // The critic only passes the gradient on to the actions: without weight gradients it costs a
         // third less in the backward pass.
@@ -452,18 +475,17 @@ impl<B: AutodiffBackend> Sac<B> {
                 message: format!("SAC actor loss is {value}"),
             });
         }
-        let mut grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
-        let actor_grads = self.sparsity[2].take_grads(&self.actor.sparse_layers(), &mut grads, dense);
+        let actor = self.actor.clone();
         self.actor = self
-            .actor_optim
-            .step(self.config.policy_lr, self.actor.clone(), grads);
-        let (layers, optim, rng) = (
-            self.actor.sparse_layers_mut(),
-            &mut self.actor_optim,
-            &mut self.rng,
-        );
-        self.sparsity[2]
-            .after_step(layers, actor_grads, optim, rng)
+            .actor_module
+            .step(
+                actor,
+                actor_loss,
+                &dense,
+                self.config.policy_lr,
+                &mut self.actor_optim,
+                &mut self.rng,
+            )
             .map_err(te(step))?;
         if self.config.autotune {
             let actor_inner = self.actor.valid();
@@ -573,14 +595,16 @@ impl<B: AutodiffBackend> Trainable for Sac<B> {
             self.qnets.critic.q2.param_counts(),
         );
         vec![
-            self.sparsity[0].stats(self.qnets.encoder.param_counts()),
-            self.sparsity[1].stats((c1.0 + c2.0, c1.1 + c2.1)),
-            self.sparsity[2].stats(self.actor.param_counts()),
+            self.q_modules
+                .module("encoder")
+                .stats(self.qnets.encoder.param_counts()),
+            self.q_modules.module("critic").stats((c1.0 + c2.0, c1.1 + c2.1)),
+            self.actor_module.module("actor").stats(self.actor.param_counts()),
         ]
     }
 
     fn flops(&self) -> FlopsRatio {
-        crate::sparse_module::flops_ratio(&self.sparsity)
+        flops_ratio(self.q_modules.modules().iter().chain(self.actor_module.modules()))
     }
 
     fn save(&self, dir: &Path) -> std::io::Result<()> {
@@ -591,7 +615,10 @@ impl<B: AutodiffBackend> Trainable for Sac<B> {
         persist::save_optim::<B, _, _>(&self.q_optim, &dir.join("q_optim"))?;
         persist::save_optim::<B, _, _>(&self.actor_optim, &dir.join("actor_optim"))?;
         persist::save_optim::<B, _, _>(&self.alpha_optim, &dir.join("alpha_optim"))?;
-        persist::save_json(&dir.join("agent.json"), &(&self.rng, &self.sparsity))?;
+        persist::save_json(
+            &dir.join("agent.json"),
+            &(&self.rng, &self.q_modules, &self.actor_module),
+        )?;
         if let Some(rms) = &self.obs_norm {
             persist::save_json(&dir.join(OBS_NORM_FILE), &SavedStats::of(rms))?;
         }
@@ -611,7 +638,7 @@ impl<B: AutodiffBackend> Trainable for Sac<B> {
         self.actor_optim = persist::load_optim::<B, _, _>(p, &dir.join("actor_optim"), d)?;
         let t = std::mem::replace(&mut self.alpha_optim, adam.init());
         self.alpha_optim = persist::load_optim::<B, _, _>(t, &dir.join("alpha_optim"), d)?;
-        (self.rng, self.sparsity) = persist::load_json(&dir.join("agent.json"))?;
+        (self.rng, self.q_modules, self.actor_module) = persist::load_json(&dir.join("agent.json"))?;
         if let Some(rms) = &mut self.obs_norm {
             let saved: SavedStats = persist::load_json(&dir.join(OBS_NORM_FILE))?;
             *rms = saved.into_stats(self.obs_dim, &dir.join(OBS_NORM_FILE))?;

@@ -4,7 +4,8 @@
 //! backend-agnostic [`topology::LayerTopology`] host views, applies a module's [`policy`] (layer
 //! [`density`], [`topology_init`], [`schedule`], [`prune`] and [`grow`] criteria) and the layers take
 //! the result back; [`optim`] resets the optimizer moments of changed connections. [`evolve`] runs that
-//! whole sequence for an agent.
+//! whole sequence on a set of layers; a [`module`] (encoder, critic, actor...) owns a network part's
+//! policy, clock and gradient step.
 //! [`execution`] runs masked linear layers with sparse kernels on the CPU, so sparsity saves wall-clock time.
 
 pub mod adapt;
@@ -19,6 +20,7 @@ pub mod flops;
 pub mod grow;
 pub mod inference;
 pub mod layers;
+pub mod module;
 pub mod optim;
 pub mod policy;
 pub mod prune;

@@ -11,7 +11,6 @@
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
@@ -19,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::adapt::{AdaptConfig, AdaptController, AdaptVariant, BalanceRatio, BalanceSample};
+use sparse_rl_dst::module::{flops_ratio, ModuleGroup, SparseModule};
 use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
 use sparse_rl_dst::FusedAdam;
 
@@ -27,7 +27,6 @@ use super::mixture::Mixture;
 use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
 use crate::checks::{positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::networks::{Mlp, MlpConfig};
-use crate::sparse_module::{flops_ratio, ModuleSparsity};
 use crate::tensors::{matrix, to_vec};
 
 /// GAN hyper-parameters (`[gan]` table). Sizes, batch, Adam's β₁ and the 2-D latent are PacGAN's
@@ -146,8 +145,10 @@ pub struct Gan<B: AutodiffBackend> {
     discriminator: Mlp<B>,
     g_optim: GanOptim<B>,
     d_optim: GanOptim<B>,
-    /// generator, discriminator.
-    sparsity: [ModuleSparsity; 2],
+    /// The module `generator`, trained by `g_optim`.
+    g_module: ModuleGroup,
+    /// The module `discriminator`, trained by `d_optim`.
+    d_module: ModuleGroup,
     balance: BalanceRatio,
     adapt: AdaptConfig,
     controller: Option<AdaptController>,
@@ -188,18 +189,14 @@ impl<B: AutodiffBackend> Gan<B> {
         };
         let mut generator = mlp(config.latent_dim, &config.generator_hidden, 2);
         let mut discriminator = mlp(2, &config.discriminator_hidden, 1);
-        let mut g_sparsity =
-            ModuleSparsity::new("generator", g_policy, &generator.sparse_layers(), total_steps)?;
-        let mut d_sparsity = ModuleSparsity::new(
-            "discriminator",
-            d_policy.clone(),
-            &discriminator.sparse_layers(),
-            total_steps,
-        )?;
-        g_sparsity.init(generator.sparse_layers_mut(), &mut rng)?;
-        d_sparsity.init(discriminator.sparse_layers_mut(), &mut rng)?;
-        generator.set_masked(!g_sparsity.is_dense());
-        discriminator.set_masked(!d_sparsity.is_dense());
+        let module = |name, policy, net: &Mlp<B>| -> Result<ModuleGroup, String> {
+            let module = SparseModule::new(name, policy, &net.sparse_layers(), total_steps)?;
+            Ok(ModuleGroup::new(vec![module]))
+        };
+        let mut g_module = module("generator", g_policy, &generator)?;
+        let mut d_module = module("discriminator", d_policy.clone(), &discriminator)?;
+        g_module.init(&mut generator, &mut rng)?;
+        d_module.init(&mut discriminator, &mut rng)?;
         let adapt = config.adapt_config(total_steps);
         let controller = match config.balance {
             Balance::None => None,
@@ -220,7 +217,8 @@ impl<B: AutodiffBackend> Gan<B> {
             data,
             generator,
             discriminator,
-            sparsity: [g_sparsity, d_sparsity],
+            g_module,
+            d_module,
             rng,
             seed,
             device,
@@ -237,7 +235,7 @@ impl<B: AutodiffBackend> Gan<B> {
     /// gradient, so D's step must keep its dense gradient.
     fn adapt_needs_grad(&self, step: usize) -> bool {
         self.controller.is_some()
-            && self.sparsity[1].policy().uses_grad()
+            && self.d_module.module("discriminator").policy().uses_grad()
             && (step as u64).is_multiple_of(self.adapt.update_interval())
     }
 
@@ -252,38 +250,46 @@ impl<B: AutodiffBackend> Gan<B> {
         };
 
         // Discriminator: log σ(D(x)) + log(1 − σ(D(G(z)))), G held fixed.
-        let d_dense = self.sparsity[1].needs_dense_grad() || self.adapt_needs_grad(step);
+        let d_dense = self
+            .d_module
+            .dense_grads()
+            .force("discriminator", self.adapt_needs_grad(step));
         let real_host = self.data.sample(n, &mut self.rng);
         let real = matrix::<B>(&real_host, n, 2, &self.device);
         let z = self.latent(n);
         let fake = Tensor::from_inner(self.generator.valid().forward(z.inner(), false));
-        let d_loss = softplus(self.discriminator.forward(real.clone(), d_dense).neg()).mean()
-            + softplus(self.discriminator.forward(fake, d_dense)).mean();
+        let dense = d_dense.get("discriminator");
+        let d_loss = softplus(self.discriminator.forward(real.clone(), dense).neg()).mean()
+            + softplus(self.discriminator.forward(fake, dense)).mean();
         let d_loss_value = finite("discriminator loss", d_loss.clone()).map_err(fail)?;
-        let mut grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
-        let d_grads = self.sparsity[1].take_grads(&self.discriminator.sparse_layers(), &mut grads, d_dense);
-        self.discriminator = self.d_optim.step(lr, self.discriminator.clone(), grads);
-        self.sparsity[1]
+        let discriminator = self.discriminator.clone();
+        let (discriminator, d_grads) =
+            self.d_module
+                .optimize(discriminator, d_loss, &d_dense, lr, &mut self.d_optim, |_, g| g);
+        self.discriminator = discriminator;
+        self.d_module
             .after_step(
-                self.discriminator.sparse_layers_mut(),
-                d_grads.clone(),
+                &mut self.discriminator,
+                &d_grads,
                 &mut self.d_optim,
                 &mut self.rng,
             )
             .map_err(topology_error)?;
 
         // Generator: the non-saturating loss −log σ(D(G(z))), D after its step.
-        let g_dense = self.sparsity[0].needs_dense_grad();
+        let g_dense = self.g_module.dense_grads();
         let z = self.latent(n);
         let logits = self
             .discriminator
-            .forward(self.generator.forward(z.clone(), g_dense), false);
+            .forward(self.generator.forward(z.clone(), g_dense.get("generator")), false);
         let fake_before = mean(logits.clone().inner());
         let g_loss = softplus(logits.neg()).mean();
         let g_loss_value = finite("generator loss", g_loss.clone()).map_err(fail)?;
-        let mut grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
-        let g_grads = self.sparsity[0].take_grads(&self.generator.sparse_layers(), &mut grads, g_dense);
-        self.generator = self.g_optim.step(lr, self.generator.clone(), grads);
+        let generator = self.generator.clone();
+        let (generator, g_grads) =
+            self.g_module
+                .optimize(generator, g_loss, &g_dense, lr, &mut self.g_optim, |_, g| g);
+        self.generator = generator;
         if (step as u64).is_multiple_of(self.adapt.sample_interval) {
             let d = self.discriminator.valid();
             let fake_after = d.forward(self.generator.valid().forward(z.inner(), false), false);
@@ -293,22 +299,18 @@ impl<B: AutodiffBackend> Gan<B> {
                 fake_after: mean(fake_after),
             });
         }
-        self.sparsity[0]
-            .after_step(
-                self.generator.sparse_layers_mut(),
-                g_grads,
-                &mut self.g_optim,
-                &mut self.rng,
-            )
+        self.g_module
+            .after_step(&mut self.generator, &g_grads, &mut self.g_optim, &mut self.rng)
             .map_err(topology_error)?;
 
         if let Some(controller) = self.controller.as_mut() {
             let action = controller.decide(step as u64, &self.balance);
-            self.sparsity[1]
+            self.d_module
+                .module_mut("discriminator")
                 .adapt(
                     action,
                     self.discriminator.sparse_layers_mut(),
-                    d_grads,
+                    d_grads.get("discriminator"),
                     &mut self.d_optim,
                     &mut self.rng,
                 )
@@ -357,13 +359,17 @@ impl<B: AutodiffBackend> Gan<B> {
 
     pub fn modules(&self) -> Vec<ModuleStats> {
         vec![
-            self.sparsity[0].stats(self.generator.param_counts()),
-            self.sparsity[1].stats(self.discriminator.param_counts()),
+            self.g_module
+                .module("generator")
+                .stats(self.generator.param_counts()),
+            self.d_module
+                .module("discriminator")
+                .stats(self.discriminator.param_counts()),
         ]
     }
 
     pub fn flops(&self) -> FlopsRatio {
-        flops_ratio(&self.sparsity)
+        flops_ratio(self.g_module.modules().iter().chain(self.d_module.modules()))
     }
 }
 

@@ -11,6 +11,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::inference::{Activation, InferenceLayer};
+use sparse_rl_dst::module::SparseParts;
 use sparse_rl_dst::topology::SparseLayer;
 
 use super::{Mlp, MlpConfig, Simba, SimbaConfig};
@@ -175,6 +176,22 @@ impl<B: Backend> Network<B> {
                     .into(),
             ),
         }
+    }
+}
+
+/// A network trained under one module (SAC's actor): its one part answers to the module's name.
+impl<B: Backend> SparseParts<B> for Network<B> {
+    fn part_layers(&self, _name: &str) -> Vec<&dyn SparseLayer<B>> {
+        self.sparse_layers()
+    }
+
+    fn part_layers_mut(&mut self, _name: &str) -> Vec<&mut dyn SparseLayer<B>> {
+        self.sparse_layers_mut()
+    }
+
+    fn configure_part(&mut self, _name: &str, masked: bool, execution: Execution) {
+        self.set_masked(masked);
+        self.set_execution(execution);
     }
 }
 

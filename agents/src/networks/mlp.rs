@@ -11,6 +11,7 @@ use sparse_rl_dst::diagonal::{DiagonalLinear, DiagonalLinearConfig};
 use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::inference::{self, Activation, DiagonalInference, InferenceLayer};
 use sparse_rl_dst::layers::{MaskedLinear, MaskedLinearConfig};
+use sparse_rl_dst::module::{DiagonalLayers, SparseParts};
 use sparse_rl_dst::policy::{SparsityPolicy, Structure};
 use sparse_rl_dst::topology::SparseLayer;
 
@@ -208,33 +209,6 @@ impl<B: Backend> Mlp<B> {
             .collect()
     }
 
-    /// The diagonal layers, in order, for the module's DynaDiag schedule.
-    pub fn diagonal_layers(&self) -> Vec<&DiagonalLinear<B>> {
-        self.layers
-            .iter()
-            .filter_map(|l| match l {
-                LinearLayer::Diagonal(l) => Some(l),
-                LinearLayer::Masked(_) => None,
-            })
-            .collect()
-    }
-
-    /// Replaces every diagonal layer by `step(layer)` (their methods take the layer by value).
-    pub fn map_diagonal<E>(
-        self,
-        mut step: impl FnMut(DiagonalLinear<B>) -> Result<DiagonalLinear<B>, E>,
-    ) -> Result<Self, E> {
-        let layers = self
-            .layers
-            .into_iter()
-            .map(|l| match l {
-                LinearLayer::Diagonal(d) => step(d).map(LinearLayer::Diagonal),
-                masked => Ok(masked),
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { layers, ..self })
-    }
-
     /// The layers in plain-Rust inference form with their activations (masked layers as CSR or dense by
     /// density, diagonal layers as frozen diagonals); `last_outputs` keeps only the first outputs of the
     /// last layer (SAC's actor: the means, not the log-std rows).
@@ -281,5 +255,49 @@ impl<B: Backend> Mlp<B> {
                 LinearLayer::Diagonal(_) => None,
             })
             .collect()
+    }
+}
+
+/// The DynaDiag schedule of the module steps the network's diagonal layers.
+impl<B: Backend> DiagonalLayers<B> for Mlp<B> {
+    fn diagonal_layers(&self) -> Vec<&DiagonalLinear<B>> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                LinearLayer::Diagonal(l) => Some(l),
+                LinearLayer::Masked(_) => None,
+            })
+            .collect()
+    }
+
+    fn map_diagonal<E>(
+        self,
+        mut step: impl FnMut(DiagonalLinear<B>) -> Result<DiagonalLinear<B>, E>,
+    ) -> Result<Self, E> {
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|l| match l {
+                LinearLayer::Diagonal(d) => step(d).map(LinearLayer::Diagonal),
+                masked => Ok(masked),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { layers, ..self })
+    }
+}
+
+/// An MLP trained under one module (a Q head, a generator): its one part answers to the module's name.
+impl<B: Backend> SparseParts<B> for Mlp<B> {
+    fn part_layers(&self, _name: &str) -> Vec<&dyn SparseLayer<B>> {
+        self.sparse_layers()
+    }
+
+    fn part_layers_mut(&mut self, _name: &str) -> Vec<&mut dyn SparseLayer<B>> {
+        self.sparse_layers_mut()
+    }
+
+    fn configure_part(&mut self, _name: &str, masked: bool, execution: Execution) {
+        self.set_masked(masked);
+        self.set_execution(execution);
     }
 }

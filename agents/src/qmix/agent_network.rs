@@ -9,6 +9,7 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::inference::{Activation, InferenceLayer};
 use sparse_rl_dst::layers::{MaskedGruCell, MaskedGruCellConfig};
 use sparse_rl_dst::topology::SparseLayer;
@@ -138,6 +139,16 @@ impl<B: Backend> AgentNetwork<B> {
         }
         layers.extend(self.head.as_mut().map_or_else(Vec::new, Mlp::sparse_layers_mut));
         layers
+    }
+
+    /// How the `agent` module computes: its MLP layers take `masked` and `execution`; the GRU cell's
+    /// gates always apply their masks, masked-dense (no sparse recurrent kernel).
+    pub fn configure(&mut self, masked: bool, execution: Execution) {
+        let head = self.head.iter_mut();
+        for mlp in std::iter::once(&mut self.body).chain(head) {
+            mlp.set_masked(masked);
+            mlp.set_execution(execution);
+        }
     }
 
     /// Ids of the masks, for parameter counts.

@@ -12,14 +12,15 @@ use std::path::Path;
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{GradientsParams, Optimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::inference::{Policy, PolicyInput, PolicyOutput, SparseMlp};
+use sparse_rl_dst::module::{flops_ratio, no_part, ModuleGroup, SparseModule, SparseParts};
 use sparse_rl_dst::policy::SparsityPolicy;
-use sparse_rl_dst::DstError;
-use sparse_rl_dst::FusedAdam;
+use sparse_rl_dst::{DstError, FusedAdam, SparseLayer};
 use sparse_rl_envs::MaObs;
 
 use super::agent_network::{AgentNetwork, AgentNetworkConfig};
@@ -33,7 +34,6 @@ use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError, Trainable};
 use crate::marl::MarlAgent;
 use crate::networks::param_counts;
 use crate::persist;
-use crate::sparse_module::{flops_ratio, ModuleSparsity};
 use crate::tensors::{matrix, to_vec, vector};
 
 /// The trained networks: the shared agent network and the mixer (one optimizer over both, as EPyMARL).
@@ -41,6 +41,33 @@ use crate::tensors::{matrix, to_vec, vector};
 pub struct QmixNet<B: Backend> {
     pub agent: AgentNetwork<B>,
     pub mixer: Mixer<B>,
+}
+
+/// The parts `agent` and `mixer`.
+impl<B: Backend> SparseParts<B> for QmixNet<B> {
+    fn part_layers(&self, name: &str) -> Vec<&dyn SparseLayer<B>> {
+        match name {
+            "agent" => self.agent.sparse_layers(),
+            "mixer" => self.mixer.sparse_layers(),
+            _ => no_part(name),
+        }
+    }
+
+    fn part_layers_mut(&mut self, name: &str) -> Vec<&mut dyn SparseLayer<B>> {
+        match name {
+            "agent" => self.agent.sparse_layers_mut(),
+            "mixer" => self.mixer.sparse_layers_mut(),
+            _ => no_part(name),
+        }
+    }
+
+    fn configure_part(&mut self, name: &str, masked: bool, execution: Execution) {
+        match name {
+            "agent" => self.agent.configure(masked, execution),
+            "mixer" => self.mixer.configure(masked, execution),
+            _ => no_part(name),
+        }
+    }
 }
 
 type QmixOptim<B> = OptimizerAdaptor<FusedAdam, QmixNet<B>, B>;
@@ -54,7 +81,8 @@ struct Counters {
     /// The episode number (episodes before the one just stored) of the last target copy.
     last_target_update_episode: usize,
     rewards: RunningMeanStd,
-    sparsity: [ModuleSparsity; 2],
+    /// The modules `agent` and `mixer`, trained by one optimizer.
+    modules: ModuleGroup,
 }
 
 /// A QMIX / MAST learner on backend `B`.
@@ -115,18 +143,17 @@ impl<B: AutodiffBackend> Qmix<B> {
         let agent_layers = online.agent.sparse_layers();
         // The agent network runs once per agent for each env step: n_agents positions per example.
         let positions = vec![shape.n_agents; agent_layers.len()];
-        let mut sparsity = [
-            ModuleSparsity::new("agent", policy("agent"), &agent_layers, total_updates)?
+        let mut modules = ModuleGroup::new(vec![
+            SparseModule::new("agent", policy("agent"), &agent_layers, total_updates)?
                 .with_positions(positions),
-            ModuleSparsity::new(
+            SparseModule::new(
                 "mixer",
                 policy("mixer"),
                 &online.mixer.sparse_layers(),
                 total_updates,
             )?,
-        ];
-        sparsity[0].init(online.agent.sparse_layers_mut(), &mut rng)?;
-        sparsity[1].init(online.mixer.sparse_layers_mut(), &mut rng)?;
+        ]);
+        modules.init(&mut online, &mut rng)?;
         crate::target::materialize(&online);
         Ok(Self {
             target: online.valid(),
@@ -138,7 +165,7 @@ impl<B: AutodiffBackend> Qmix<B> {
                 episodes: 0,
                 last_target_update_episode: 0,
                 rewards: RunningMeanStd::default(),
-                sparsity,
+                modules,
             },
             buffer: EpisodeBuffer::new(config.buffer_size, shape),
             recorder: EpisodeRecorder::new(),
@@ -211,10 +238,7 @@ impl<B: AutodiffBackend> Qmix<B> {
     fn gradient_step(&mut self, step: usize) -> Result<Vec<Metric>, TrainError> {
         let c = &self.config;
         let s = self.shape;
-        let dense = [
-            self.state.sparsity[0].needs_dense_grad(),
-            self.state.sparsity[1].needs_dense_grad(),
-        ];
+        let dense = self.state.modules.dense_grads();
         let indices = self
             .buffer
             .sample_indices(c.batch_size, c.mast.sampler(), &mut self.state.rng);
@@ -226,7 +250,7 @@ impl<B: AutodiffBackend> Qmix<B> {
         let states = matrix::<B>(&batch.state, bs * (t + 1), s.state_dim, &self.device);
 
         // Targets, without gradient.
-        let q_online = self.online.agent.forward_episodes(x.clone(), dense[0]);
+        let q_online = self.online.agent.forward_episodes(x.clone(), dense.get("agent"));
         let target_q = to_vec(self.target.agent.forward_episodes(x.clone().inner(), false));
         let values = self.next_values(&target_q, &to_vec(q_online.clone().inner()), &batch.avail);
         let q_next = self.target.mixer.forward(
@@ -262,7 +286,7 @@ impl<B: AutodiffBackend> Qmix<B> {
             .reshape([bs, t + 1, s.state_dim])
             .slice([0..bs, 0..t, 0..s.state_dim])
             .reshape([bs * t, s.state_dim]);
-        let q_tot = self.online.mixer.forward(q_taken, states_t, dense[1]);
+        let q_tot = self.online.mixer.forward(q_taken, states_t, dense.get("mixer"));
         let mask = vector::<B>(&batch.filled, &self.device);
         let real_steps = batch.filled.iter().sum::<f32>().max(1.0);
         let td = (q_tot.clone() - vector::<B>(&targets, &self.device)) * mask;
@@ -274,36 +298,24 @@ impl<B: AutodiffBackend> Qmix<B> {
                 message: format!("QMIX TD loss is {loss_value}"),
             });
         }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.online);
-        let sp = &self.state.sparsity;
-        let host = [
-            sp[0].take_grads(&self.online.agent.sparse_layers(), &mut grads, dense[0]),
-            sp[1].take_grads(&self.online.mixer.sparse_layers(), &mut grads, dense[1]),
-        ];
-        let (grads, grad_norm) = clip_grad_norm(&self.online, grads, c.grad_norm_clip);
-        self.online = self.optim.step(c.learning_rate, self.online.clone(), grads);
-        let topology_error = |e: DstError| TrainError {
-            step,
-            message: e.to_string(),
+        let mut grad_norm = 0.0;
+        let clip = |net: &QmixNet<B>, grads| {
+            let (grads, norm) = clip_grad_norm(net, grads, c.grad_norm_clip);
+            grad_norm = norm;
+            grads
         };
-        let [g_agent, g_mixer] = host;
         let st = &mut self.state;
-        st.sparsity[0]
-            .after_step(
-                self.online.agent.sparse_layers_mut(),
-                g_agent,
-                &mut self.optim,
-                &mut st.rng,
-            )
-            .map_err(topology_error)?;
-        st.sparsity[1]
-            .after_step(
-                self.online.mixer.sparse_layers_mut(),
-                g_mixer,
-                &mut self.optim,
-                &mut st.rng,
-            )
-            .map_err(topology_error)?;
+        let online = self.online.clone();
+        let (online, grads) =
+            st.modules
+                .optimize(online, loss, &dense, c.learning_rate, &mut self.optim, clip);
+        self.online = online;
+        st.modules
+            .after_step(&mut self.online, &grads, &mut self.optim, &mut st.rng)
+            .map_err(|e: DstError| TrainError {
+                step,
+                message: e.to_string(),
+            })?;
         self.acting = None;
         let q_mean = q_tot.sum().into_scalar().elem::<f64>() / (bs * t) as f64;
         Ok(vec![
@@ -453,15 +465,19 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
 
 impl<B: AutodiffBackend> Trainable for Qmix<B> {
     fn modules(&self) -> Vec<ModuleStats> {
-        let sp = &self.state.sparsity;
+        let modules = &self.state.modules;
         vec![
-            sp[0].stats(param_counts(&self.online.agent, &self.online.agent.mask_ids())),
-            sp[1].stats(param_counts(&self.online.mixer, &self.online.mixer.mask_ids())),
+            modules
+                .module("agent")
+                .stats(param_counts(&self.online.agent, &self.online.agent.mask_ids())),
+            modules
+                .module("mixer")
+                .stats(param_counts(&self.online.mixer, &self.online.mixer.mask_ids())),
         ]
     }
 
     fn flops(&self) -> FlopsRatio {
-        flops_ratio(&self.state.sparsity)
+        flops_ratio(self.state.modules.modules())
     }
 
     fn save(&self, dir: &Path) -> std::io::Result<()> {

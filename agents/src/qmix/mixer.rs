@@ -11,6 +11,7 @@ use burn::module::Module;
 use burn::tensor::activation::elu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::topology::SparseLayer;
 
 use crate::networks::{Mlp, MlpConfig};
@@ -97,6 +98,19 @@ impl<B: Backend> Mixer<B> {
             .into_iter()
             .flat_map(Mlp::sparse_layers)
             .collect()
+    }
+
+    /// How the `mixer` module's hypernetworks compute.
+    pub fn configure(&mut self, masked: bool, execution: Execution) {
+        for mlp in [
+            &mut self.hyper_w1,
+            &mut self.hyper_b1,
+            &mut self.hyper_w_final,
+            &mut self.value,
+        ] {
+            mlp.set_masked(masked);
+            mlp.set_execution(execution);
+        }
     }
 
     pub fn sparse_layers_mut(&mut self) -> Vec<&mut dyn SparseLayer<B>> {

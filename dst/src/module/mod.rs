@@ -1,18 +1,25 @@
-//! The glue between an agent's modules and the DST engine: one [`ModuleSparsity`] per module (encoder,
-//! critic, actor) holds that module's controller, runs its topology updates on the module's masked layers
-//! and tells the agent which optimizer moments to reset; plus the FLOP accounting of the whole agent.
+//! A sparse module: a named part of a network (encoder, critic, actor, agent, mixer, generator,
+//! discriminator) with its own sparsity policy, its controller (none for a module without layers), its
+//! clock and its FLOP accounting. [`ModuleGroup`] holds the modules one optimizer trains together and is
+//! the one place where their gradient step happens.
 //!
 //! Each module owns its clock: it counts its own gradient steps, and its schedule (update every
 //! `update_interval` of them, from `update_start` to `update_end` of its planned steps) runs on that
 //! count, whatever the algorithm's step pattern (SAC's delayed actor, DQN's train frequency, QMIX's one
 //! step per episode). One gradient step of a module, in order:
-//! 1. [`ModuleSparsity::needs_dense_grad`] says whether the forward must be `dense` (straight-through);
+//! 1. [`SparseModule::needs_dense_grad`] says whether the forward must be `dense` (straight-through);
 //! 2. backward, `GradientsParams::from_grads`;
-//! 3. [`ModuleSparsity::take_grads`]: the host gradients the update will read, and the gradients left for
+//! 3. [`SparseModule::take_grads`]: the host gradients the update will read, and the gradients left for
 //!    the optimizer masked to the active connections (so neither the optimizer nor a gradient-norm clip
 //!    ever sees an inactive entry);
 //! 4. the optimizer step;
-//! 5. [`ModuleSparsity::after_step`]: counts the step and runs the topology update due at it.
+//! 5. [`SparseModule::after_step`]: counts the step and runs the topology update due at it.
+//!
+//! [`ModuleGroup::optimize`] and [`ModuleGroup::after_step`] run steps 2 to 5 for every module of a group.
+
+mod group;
+
+pub use group::{no_part, DenseGrads, ModuleGroup, SparseParts, StepGrads};
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
@@ -20,23 +27,63 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sparse_rl_dst::adapt::AdaptAction;
-use sparse_rl_dst::controller::{SparsityController, UpdateReport};
-use sparse_rl_dst::diagonal::{DiagonalLinear, DiagonalSchedule, DiagonalStep};
-use sparse_rl_dst::evolve::{adapt, evolve, init_sparse, NamedLayer};
-use sparse_rl_dst::execution::Execution;
-use sparse_rl_dst::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
-use sparse_rl_dst::optim::{check_inactive_zero, reset_moments, MomentReset};
-use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy, Structure};
-use sparse_rl_dst::{DstError, LayerShape, SparseGrad, SparseLayer};
 
-use crate::agent::{FlopsRatio, ModuleStats};
-use crate::networks::Mlp;
+use crate::adapt::AdaptAction;
+use crate::controller::{SparsityController, UpdateReport};
+use crate::diagonal::{DiagonalLinear, DiagonalSchedule, DiagonalStep};
+use crate::evolve::{adapt, evolve, init_sparse, NamedLayer};
+use crate::execution::Execution;
+use crate::flops::{flop_report, FlopReport, LayerSpec, TrainingMethod};
+use crate::optim::{check_inactive_zero, reset_moments, MomentReset};
+use crate::policy::{PolicyKind, SparsityPolicy, Structure};
+use crate::{DstError, LayerShape, SparseGrad, SparseLayer};
+
+/// Per-module sparsity facts for logs and `summary.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleStats {
+    pub name: String,
+    pub policy: String,
+    /// Fraction of the module's sparsifiable weights that are active.
+    pub density: f64,
+    /// All parameters of the module (weights and biases).
+    pub params: usize,
+    /// Parameters that are non-zero (active weights and biases).
+    pub nonzero: usize,
+    /// Fraction of the module's connections replaced at the last topology update.
+    pub topology_change: f64,
+    /// Gradient steps the module has taken (the clock of its schedule).
+    pub gradient_steps: usize,
+    /// Topology updates the module has carried out.
+    pub topology_updates: usize,
+}
+
+/// Training and inference FLOPs relative to the dense network of the same shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlopsRatio {
+    pub train: f64,
+    pub inference: f64,
+}
+
+/// The host weight gradients of a module's layers, one entry per layer (`None` for a layer whose
+/// gradient the update does not read).
+pub type HostGrads = Vec<Option<Vec<f32>>>;
+
+/// A network whose diagonal layers (DynaDiag) the module's schedule steps: a network is moved through
+/// the schedule by value, since a diagonal layer changes phase by being rebuilt.
+pub trait DiagonalLayers<B: Backend>: Sized {
+    /// The diagonal layers, in forward order.
+    fn diagonal_layers(&self) -> Vec<&DiagonalLinear<B>>;
+    /// The network with each diagonal layer replaced by `step(layer)`, the others unchanged.
+    fn map_diagonal<E>(
+        self,
+        step: impl FnMut(DiagonalLinear<B>) -> Result<DiagonalLinear<B>, E>,
+    ) -> Result<Self, E>;
+}
 
 /// One module's sparsity: its policy, its controller (none for a module without layers), and the
 /// fraction of connections replaced at the last update.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ModuleSparsity {
+pub struct SparseModule {
     name: String,
     policy: SparsityPolicy,
     shapes: Vec<LayerShape>,
@@ -61,26 +108,27 @@ pub struct ModuleSparsity {
     topology_change: f64,
 }
 
-impl ModuleSparsity {
-    /// A module whose layers (in forward order) are `layers`, trained for `total_updates` gradient steps.
+impl SparseModule {
+    /// A module whose masked layers (in forward order) are `layers`, trained for `total_updates` gradient
+    /// steps.
     pub fn new<B: Backend>(
         name: &str,
         policy: SparsityPolicy,
         layers: &[&dyn SparseLayer<B>],
         total_updates: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DstError> {
         let shapes: Vec<LayerShape> = layers.iter().map(|l| l.shape()).collect();
         let diagonal = policy.structure == Structure::Diagonal;
         if diagonal && !shapes.is_empty() {
-            return Err(format!(
+            return Err(DstError::new(format!(
                 "sparsity.{name}: structure = \"diagonal\" is not available for this module (so far: DQN's critic)"
-            ));
+            )));
         }
         let controller = if shapes.is_empty() {
             None
         } else {
             let c = SparsityController::new(&policy, &shapes, total_updates.max(1) as u64)
-                .map_err(|e| format!("sparsity.{name}: {e}"))?;
+                .map_err(|e| DstError::new(format!("sparsity.{name}: {e}")))?;
             check_schedule_fires(name, &policy, &c, total_updates)?;
             Some(c)
         };
@@ -100,25 +148,30 @@ impl ModuleSparsity {
         })
     }
 
-    /// The module of MLP `mlp` (masked or, for `structure = "diagonal"`, diagonal layers) trained for
-    /// `total_updates` gradient steps.
-    pub fn for_mlp<B: Backend>(
+    /// The module of a network with masked layers `layers` and diagonal layers `diagonal` (a network
+    /// built for `structure = "diagonal"` has only the latter), trained for `total_updates` gradient steps.
+    pub fn with_diagonal<B: Backend>(
         name: &str,
         policy: SparsityPolicy,
-        mlp: &Mlp<B>,
+        layers: &[&dyn SparseLayer<B>],
+        diagonal: &[&DiagonalLinear<B>],
         total_updates: usize,
-    ) -> Result<Self, String> {
-        let mut module = Self::new(name, policy, &mlp.sparse_layers(), total_updates)?;
-        module.diagonal_sizes = mlp
-            .diagonal_layers()
+    ) -> Result<Self, DstError> {
+        let mut module = Self::new(name, policy, layers, total_updates)?;
+        module.diagonal_sizes = diagonal
             .iter()
-            .map(|l: &&DiagonalLinear<B>| {
+            .map(|l| {
                 let pattern = l.pattern();
                 let shape = LayerShape::dense(pattern.out_features(), pattern.in_features());
                 (shape, l.num_active() * pattern.diagonal_len())
             })
             .collect();
         Ok(module)
+    }
+
+    /// The module's name, as the config's `sparsity.<name>` table and the network's part.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Sets the output positions per example of each layer (convolutions), for FLOP counts.
@@ -133,12 +186,13 @@ impl ModuleSparsity {
         &mut self,
         layers: Vec<&mut dyn SparseLayer<B>>,
         rng: &mut impl Rng,
-    ) -> Result<(), String> {
+    ) -> Result<(), DstError> {
         let Some(controller) = self.controller.as_mut() else {
             return Ok(());
         };
         let mut named = named_layers(&self.name, layers);
-        init_sparse(controller, &mut named, rng).map_err(|e| format!("sparsity.{}: {e}", self.name))
+        init_sparse(controller, &mut named, rng)
+            .map_err(|e| DstError::new(format!("sparsity.{}: {e}", self.name)))
     }
 
     /// Whether the module's policy keeps it dense for good (its masks can be skipped in the forward pass).
@@ -173,7 +227,7 @@ impl ModuleSparsity {
         layers: &[&dyn SparseLayer<B>],
         grads: &mut GradientsParams,
         dense: bool,
-    ) -> Option<Vec<Option<Vec<f32>>>> {
+    ) -> Option<HostGrads> {
         if dense {
             return Some(layers.iter().map(|l| l.take_dense_grad(grads)).collect());
         }
@@ -193,7 +247,7 @@ impl ModuleSparsity {
     pub fn after_step<B, O, M>(
         &mut self,
         mut layers: Vec<&mut dyn SparseLayer<B>>,
-        grads: Option<Vec<Option<Vec<f32>>>>,
+        grads: Option<HostGrads>,
         optim: &mut OptimizerAdaptor<O, M, B>,
         rng: &mut impl Rng,
     ) -> Result<(), DstError>
@@ -255,26 +309,27 @@ impl ModuleSparsity {
         })
     }
 
-    /// DynaDiag's schedule on the diagonal layers of `mlp` (none for other modules) at the module's clock,
+    /// DynaDiag's schedule on the diagonal layers of `net` (none for other modules) at the module's clock,
     /// after [`Self::after_step`]: anneal, freeze, drop and regrow, with the optimizer moments of changed
     /// diagonals reset.
-    pub fn update_diagonal<B, O, M>(
+    pub fn update_diagonal<B, O, M, N>(
         &mut self,
-        mlp: Mlp<B>,
+        net: N,
         optim: &mut OptimizerAdaptor<O, M, B>,
         rng: &mut impl Rng,
-    ) -> Result<Mlp<B>, DstError>
+    ) -> Result<N, DstError>
     where
         B: AutodiffBackend,
         O: MomentReset<B::InnerBackend>,
         M: AutodiffModule<B>,
+        N: DiagonalLayers<B>,
     {
         let Some(schedule) = self.diagonal.as_ref() else {
-            return Ok(mlp);
+            return Ok(net);
         };
         let mut step = DiagonalStep::default();
         let mut changed = (0, 0);
-        let mlp = mlp
+        let net = net
             .map_diagonal(|l| schedule.step(self.steps as u64, l, &mut step, &mut changed, rng))
             .map_err(|e| DstError::new(format!("sparsity.{}: {e}", self.name)))?;
         if changed.1 > 0 {
@@ -284,7 +339,7 @@ impl ModuleSparsity {
         if !step.moments.is_empty() {
             *optim = reset_moments(optim.clone(), &step.moments);
         }
-        Ok(mlp)
+        Ok(net)
     }
 
     /// Carries out ADAPT's decision `action` (Wang et al., "Balanced Training for Sparse GANs", NeurIPS
@@ -295,7 +350,7 @@ impl ModuleSparsity {
         &mut self,
         action: AdaptAction,
         layers: Vec<&mut dyn SparseLayer<B>>,
-        grads: Option<Vec<Option<Vec<f32>>>>,
+        grads: Option<HostGrads>,
         optim: &mut OptimizerAdaptor<O, M, B>,
         rng: &mut impl Rng,
     ) -> Result<(), DstError>
@@ -322,12 +377,12 @@ impl ModuleSparsity {
     fn change_topology<B, O, M>(
         &mut self,
         layers: Vec<&mut dyn SparseLayer<B>>,
-        grads: Option<Vec<Option<Vec<f32>>>>,
+        grads: Option<HostGrads>,
         optim: &mut OptimizerAdaptor<O, M, B>,
         change: impl FnOnce(
             &mut SparsityController,
             &mut [NamedLayer<'_, B>],
-            Vec<Option<Vec<f32>>>,
+            HostGrads,
             OptimizerAdaptor<O, M, B>,
         ) -> Result<(Option<UpdateReport>, OptimizerAdaptor<O, M, B>), DstError>,
     ) -> Result<(), DstError>
@@ -410,7 +465,7 @@ impl ModuleSparsity {
     }
 }
 
-impl ModuleSparsity {
+impl SparseModule {
     /// Diagonal layers train at dense cost in the soft phase (the weight is built densely) and at their
     /// stored density once frozen; inference runs frozen.
     fn diagonal_flops(&self, schedule: &DiagonalSchedule) -> Option<FlopReport> {
@@ -433,10 +488,10 @@ fn check_schedule_fires(
     policy: &SparsityPolicy,
     controller: &SparsityController,
     total_updates: usize,
-) -> Result<(), String> {
+) -> Result<(), DstError> {
     let gradual = matches!(policy.kind, PolicyKind::DenseToSparse | PolicyKind::SparseToDense);
     if gradual && controller.schedule().last_update().is_none() {
-        return Err(format!(
+        return Err(DstError::new(format!(
             "sparsity.{name}: kind = \"{}\" never reaches its density: update_interval = {} leaves no \
              topology update between update_start = {} and update_end = {} of the module's {total_updates} \
              gradient steps (lower update_interval or train longer)",
@@ -444,7 +499,7 @@ fn check_schedule_fires(
             policy.update_interval,
             policy.update_start,
             policy.update_end,
-        ));
+        )));
     }
     Ok(())
 }
@@ -469,7 +524,7 @@ pub fn multiples_between(after: usize, up_to: usize, k: usize) -> usize {
 }
 
 /// The policy kind as the config spells it.
-pub fn policy_name(kind: PolicyKind) -> &'static str {
+fn policy_name(kind: PolicyKind) -> &'static str {
     match kind {
         PolicyKind::Dense => "dense",
         PolicyKind::Static => "static",
@@ -480,19 +535,16 @@ pub fn policy_name(kind: PolicyKind) -> &'static str {
 }
 
 /// The dense weight gradients of `layers` (host order), read before the optimizer consumes `grads`.
-pub fn host_grads<B: AutodiffBackend>(
-    layers: &[&dyn SparseLayer<B>],
-    grads: &GradientsParams,
-) -> Vec<Option<Vec<f32>>> {
+fn host_grads<B: AutodiffBackend>(layers: &[&dyn SparseLayer<B>], grads: &GradientsParams) -> HostGrads {
     layers.iter().map(|l| l.host_grad(grads)).collect()
 }
 
-/// Training and inference FLOPs of all modules together, relative to the same agent dense. For the
+/// Training and inference FLOPs of all modules together, relative to the same network dense. For the
 /// gradual kinds the current densities stand in for the time average (an approximation).
-pub fn flops_ratio(modules: &[ModuleSparsity]) -> FlopsRatio {
+pub fn flops_ratio<'a>(modules: impl IntoIterator<Item = &'a SparseModule>) -> FlopsRatio {
     let total = modules
-        .iter()
-        .filter_map(ModuleSparsity::flops)
+        .into_iter()
+        .filter_map(SparseModule::flops)
         .fold(FlopReport::default(), |a, b| a + b);
     if total.train_dense == 0.0 {
         return FlopsRatio {
