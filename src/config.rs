@@ -4,41 +4,52 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sparse_rl_agents::dqn::DqnConfig;
-use sparse_rl_agents::gan::mixture::Mixture;
-use sparse_rl_agents::gan::trainer::GanConfig;
-use sparse_rl_agents::qmix::QmixConfig;
-use sparse_rl_agents::sac::SacConfig;
 use sparse_rl_dst::execution::Execution;
 use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
 
-/// The whole config of one run, as written back to `config.toml` of the run directory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+use crate::algorithms::{self, Algorithm};
+
+/// The whole config of one run, as written back to `config.toml` of the run directory: `[run]`, the
+/// algorithm's own table (`[dqn]`, `[sac]`, `[qmix]`, `[gan]`: read by its entry in
+/// [`crate::algorithms`]) and `[sparsity.<module>]`.
+#[derive(Debug, Clone)]
 pub struct Config {
     pub run: RunConfig,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dqn: Option<DqnConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sac: Option<SacConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gan: Option<GanConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qmix: Option<QmixConfig>,
+    /// The table named by `run.algo` (empty when absent; every default filled in once resolved).
+    pub algorithm: toml::Table,
     /// One sparsity policy per module (`encoder`, `critic`, `actor`; QMIX: `agent`, `mixer`; GAN:
     /// `generator`, `discriminator`); a missing module is dense.
-    #[serde(default)]
     pub sparsity: BTreeMap<String, SparsityPolicy>,
+}
+
+/// A config file's top level: `[run]`, `[sparsity]`, and the other tables, of which only the
+/// algorithm's may be there.
+#[derive(Deserialize)]
+struct TopLevel {
+    run: RunConfig,
+    #[serde(default)]
+    sparsity: BTreeMap<String, SparsityPolicy>,
+    #[serde(flatten)]
+    tables: BTreeMap<String, toml::Value>,
+}
+
+/// `config.toml` as written: `[run]` first, then the algorithm's table, then the sparsity tables.
+#[derive(Serialize)]
+struct Written<'a> {
+    run: &'a RunConfig,
+    #[serde(flatten)]
+    algorithm: BTreeMap<&'a str, &'a toml::Table>,
+    sparsity: &'a BTreeMap<String, SparsityPolicy>,
 }
 
 /// What to run and how to log it: the keys of the `[run]` table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// `dqn`, `sac`, `qmix` or `gan`.
-    pub algo: Algo,
+    /// The algorithm (`dqn`, `sac`, `qmix`, `gan`: [`crate::algorithms::ALGORITHMS`]).
+    pub algo: String,
     /// A registered env id (`sparse-rl envs` lists them); QMIX needs a multi-agent one; for `gan`, the
     /// dataset (`gaussians-8`, `gaussians-25`).
     pub env: String,
@@ -56,27 +67,6 @@ pub struct RunConfig {
     /// A checkpoint at the first episode end after every this many env steps.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algo {
-    Dqn,
-    Sac,
-    Qmix,
-    Gan,
-}
-
-impl Algo {
-    /// The name as the config spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Dqn => "dqn",
-            Self::Sac => "sac",
-            Self::Qmix => "qmix",
-            Self::Gan => "gan",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -101,16 +91,6 @@ fn default_checkpoint_interval() -> usize {
     10_000
 }
 
-/// The modules each algorithm has: a sparsity table naming anything else is an error.
-pub fn modules_of(algo: Algo) -> &'static [&'static str] {
-    match algo {
-        Algo::Dqn => &["encoder", "critic"],
-        Algo::Sac => &["encoder", "critic", "actor"],
-        Algo::Qmix => &["agent", "mixer"],
-        Algo::Gan => &["generator", "discriminator"],
-    }
-}
-
 impl Config {
     /// Reads `path`, applies `overrides` (`a.b=c`, the value parsed as TOML, else taken as a string),
     /// deserialises and validates.
@@ -122,18 +102,44 @@ impl Config {
 
     /// Parses TOML text with overrides; see [`Config::load`].
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self> {
-        let mut tree: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e)))?;
+        let mut tree: toml::Table = toml::from_str(text).map_err(|e| anyhow!("{}", one_line(&e)))?;
         for o in overrides {
             apply_override(&mut tree, o)?;
         }
-        let config: Config = toml::Value::Table(tree)
+        let top: TopLevel = toml::Value::Table(tree)
             .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}", one_line(&e)))?;
+            .map_err(|e: toml::de::Error| anyhow!("{}", one_line(&e)))?;
+        let algorithm = algorithms::by_name(&top.run.algo)?;
+        let mut tables = top.tables;
+        let table = match tables.remove(algorithm.name()) {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t,
+            Some(other) => bail!("{}: expected a table, got {other}", algorithm.name()),
+        };
+        if let Some(key) = tables.keys().next() {
+            if algorithms::by_name(key).is_ok() {
+                bail!("[{key}] table given for run.algo = {:?}", top.run.algo);
+            }
+            bail!(
+                "unknown key `{key}` at the top level; expected run, {}, sparsity",
+                algorithm.name()
+            );
+        }
+        let config = Config {
+            run: top.run,
+            algorithm: table,
+            sparsity: top.sparsity,
+        };
         config.validate()?;
         Ok(config)
     }
 
-    /// Checks every value that serde cannot: env id, algorithm section, module names, policies.
+    /// The algorithm `run.algo` names (checked when the config was parsed).
+    pub fn algorithm(&self) -> &'static dyn Algorithm {
+        algorithms::by_name(&self.run.algo).expect("run.algo is checked when the config is parsed")
+    }
+
+    /// Checks every value that serde cannot: env id, algorithm table, module names, policies.
     pub fn validate(&self) -> Result<()> {
         let run = &self.run;
         if run.backend == BackendName::Cuda && !cfg!(feature = "cuda") {
@@ -145,18 +151,8 @@ impl Config {
         if run.eval_episodes == 0 {
             bail!("run.eval_episodes must be positive, got 0");
         }
-        match run.algo {
-            Algo::Gan => self.validate_gan()?,
-            Algo::Qmix => self.validate_qmix()?,
-            Algo::Dqn | Algo::Sac => self.validate_rl()?,
-        }
-        if run.algo != Algo::Gan && self.gan.is_some() {
-            bail!("[gan] table given for run.algo = {:?}", run.algo.name());
-        }
-        if run.algo != Algo::Qmix && self.qmix.is_some() {
-            bail!("[qmix] table given for run.algo = {:?}", run.algo.name());
-        }
-        let modules = modules_of(run.algo);
+        let algorithm = self.algorithm();
+        let modules = algorithm.modules();
         for (name, policy) in &self.sparsity {
             if !modules.contains(&name.as_str()) {
                 bail!(
@@ -165,108 +161,21 @@ impl Config {
                     modules.join(", ")
                 );
             }
-            policy
-                .validate()
-                .map_err(|e| anyhow::anyhow!("sparsity.{name}: {e}"))?;
+            policy.validate().map_err(|e| anyhow!("sparsity.{name}: {e}"))?;
         }
-        Ok(())
-    }
-
-    /// The GAN's dataset (in `run.env`) and `[gan]` table.
-    fn validate_gan(&self) -> Result<()> {
-        Mixture::by_name(&self.run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
-        if self.dqn.is_some() || self.sac.is_some() {
-            bail!("[dqn] or [sac] table given for run.algo = \"gan\"");
-        }
-        self.gan
-            .clone()
-            .unwrap_or_default()
-            .validate(self.run.total_steps, &self.policy("discriminator"))
-            .map_err(|e| anyhow::anyhow!("gan.{e}"))
-    }
-
-    /// The single-agent RL algorithms' (DQN, SAC) env and algorithm table.
-    fn validate_rl(&self) -> Result<()> {
-        let run = &self.run;
-        let env = sparse_rl_envs::make(&run.env).map_err(|e| anyhow::anyhow!("run.env: {e}"))?;
-        let discrete = matches!(env.action_space(), sparse_rl_envs::Space::Discrete { .. });
-        match run.algo {
-            Algo::Dqn => {
-                if !discrete {
-                    bail!(
-                        "run.algo = \"dqn\" needs a discrete action space, {} has {}",
-                        run.env,
-                        env.action_space()
-                    );
-                }
-                if self.sac.is_some() {
-                    bail!("[sac] table given for run.algo = \"dqn\"");
-                }
-                self.dqn
-                    .clone()
-                    .unwrap_or_default()
-                    .validate()
-                    .map_err(|e| anyhow::anyhow!("dqn.{e}"))?;
-            }
-            Algo::Sac => {
-                if discrete {
-                    bail!(
-                        "run.algo = \"sac\" needs a continuous action space, {} has {}",
-                        run.env,
-                        env.action_space()
-                    );
-                }
-                if self.dqn.is_some() {
-                    bail!("[dqn] table given for run.algo = \"sac\"");
-                }
-                self.sac
-                    .clone()
-                    .unwrap_or_default()
-                    .validate()
-                    .map_err(|e| anyhow::anyhow!("sac.{e}"))?;
-            }
-            Algo::Gan | Algo::Qmix => unreachable!("validated by validate_gan and validate_qmix"),
-        }
-        Ok(())
-    }
-
-    /// QMIX needs a multi-agent env and no single-agent algorithm table.
-    fn validate_qmix(&self) -> Result<()> {
-        let run = &self.run;
-        if !sparse_rl_envs::is_multi_agent(&run.env) {
-            bail!(
-                "run.env: run.algo = \"qmix\" needs a multi-agent env, {} is not one (`sparse-rl envs` lists them)",
-                run.env
-            );
-        }
-        if self.dqn.is_some() || self.sac.is_some() {
-            bail!("[dqn] or [sac] table given for run.algo = \"qmix\"");
-        }
-        self.qmix
-            .clone()
-            .unwrap_or_default()
-            .validate()
-            .map_err(|e| anyhow::anyhow!("qmix.{e}"))
+        algorithm.resolve(self).map(drop)
     }
 
     /// Fills the defaults in, so that `config.toml` of a run states every value used.
-    pub fn resolved(mut self) -> Self {
-        match self.run.algo {
-            Algo::Dqn => self.dqn = Some(self.dqn.unwrap_or_default()),
-            Algo::Sac => self.sac = Some(self.sac.unwrap_or_default()),
-            Algo::Gan => {
-                let mut gan = self.gan.unwrap_or_default();
-                gan.adapt = Some(gan.adapt_config(self.run.total_steps));
-                self.gan = Some(gan);
-            }
-            Algo::Qmix => self.qmix = Some(self.qmix.unwrap_or_default()),
-        }
-        for module in modules_of(self.run.algo) {
+    pub fn resolved(mut self) -> Result<Self> {
+        let algorithm = self.algorithm();
+        self.algorithm = algorithm.resolve(&self)?;
+        for module in algorithm.modules() {
             self.sparsity
                 .entry(module.to_string())
                 .or_insert_with(SparsityPolicy::dense);
         }
-        self
+        Ok(self)
     }
 
     /// The line that tells the user that modules asking for the sparse kernels (`execution = "sparse"` or
@@ -301,7 +210,12 @@ impl Config {
     }
 
     pub fn to_toml(&self) -> Result<String> {
-        Ok(toml::to_string_pretty(self)?)
+        let written = Written {
+            run: &self.run,
+            algorithm: BTreeMap::from([(self.run.algo.as_str(), &self.algorithm)]),
+            sparsity: &self.sparsity,
+        };
+        Ok(toml::to_string_pretty(&written)?)
     }
 }
 
@@ -399,6 +313,7 @@ mod tests {
             Config::parse(&text(backend, execution), &[])
                 .unwrap()
                 .resolved()
+                .unwrap()
                 .sparse_kernel_notice()
         };
         let told = notice("ndarray", "").expect("the default execution asks for the sparse kernels");

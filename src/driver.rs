@@ -23,7 +23,7 @@ use crate::run_dir::{truncate_episodes, RunDir};
 pub(crate) const METRICS_EVERY: usize = 100;
 
 /// One finished training episode.
-pub(crate) struct Episode {
+pub struct Episode {
     pub ret: f64,
     pub len: usize,
     /// Multi-agent tasks: whether the team solved it (logged as `charts/solved`).
@@ -31,7 +31,7 @@ pub(crate) struct Episode {
 }
 
 /// What an algorithm family does inside the driver's loop.
-pub(crate) trait Learner {
+pub trait Learner {
     /// Plays one training episode from reset seed `seed`, training as it goes and counting env steps in
     /// `step`; `None` when the step budget `total` ends the episode first. `scalars` takes the losses.
     fn play_episode(
@@ -178,7 +178,7 @@ fn summary(
     flops: FlopsRatio,
 ) -> Summary {
     Summary {
-        algo: run.algo.name().to_string(),
+        algo: run.algo.clone(),
         env: run.env.clone(),
         seed: run.seed,
         total_steps: steps,

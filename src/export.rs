@@ -4,12 +4,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use sparse_rl_dst::inference::{InferenceLayer, InferenceLinear, Policy};
 
-use crate::config::Algo;
-use crate::run::load_run_config;
+use crate::run::{load_checkpoint, load_run_config};
 
 /// What a layer of an exported policy became.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,12 +37,11 @@ pub struct ExportReport {
 /// The greedy acting network of checkpoint `which` (`best` or `latest`) of `run_dir`.
 pub fn run_policy(run_dir: &Path, which: &str) -> Result<Policy> {
     let (config, text) = load_run_config(run_dir)?;
-    let policy = match config.run.algo {
-        Algo::Gan => bail!("export: run.algo = \"gan\" has no acting network (and writes no checkpoints)"),
-        Algo::Qmix => crate::marl_run::load(&config, &text, run_dir, which)?.0.policy(),
-        _ => crate::run::load(&config, &text, run_dir, which)?.0.policy(),
-    };
-    policy
+    let mut learner = config.algorithm().learner(&config).context("export")?;
+    load_checkpoint(learner.agent_mut(), &text, run_dir, which)?;
+    learner
+        .agent()
+        .policy()
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("cannot export {}", run_dir.display()))
 }

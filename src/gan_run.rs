@@ -24,8 +24,8 @@ const LOG_INTERVAL: usize = 100;
 
 /// Trains the GAN the config describes into the fresh directory `out` (locked for the run, as
 /// [`crate::run_dir::RunDir`] does for every run); returns the summary also written to `summary.json`.
-pub fn train(config: Config, out: &Path) -> Result<Summary<GanEvalSummary>> {
-    let config = config.resolved();
+pub fn train(config: &Config, out: &Path) -> Result<Summary<GanEvalSummary>> {
+    let config = config.clone().resolved()?;
     crate::memory::check(&config)?;
     on_backend!(config.run.backend, |B, device| gan_loop::<B>(
         &config, out, device
@@ -94,7 +94,7 @@ fn build<B: AutodiffBackend>(config: &Config, device: B::Device) -> Result<Gan<B
     let run = &config.run;
     let data = Mixture::by_name(&run.env).map_err(anyhow::Error::msg)?;
     Gan::<B>::new(
-        config.gan.clone().unwrap_or_default(),
+        crate::algorithms::table(config)?,
         data,
         |m| config.policy(m),
         run.total_steps,

@@ -1,11 +1,12 @@
 //! sparse-rl: the CLI's library part (config, run loop, logging, checkpoints, studies), over the `envs`,
 //! `dst` and `agents` crates.
 
+pub mod algorithms;
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod denormals;
-mod driver;
+pub mod driver;
 pub mod export;
 pub mod gan_run;
 pub mod log;

@@ -7,17 +7,15 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use sparse_rl_agents::agent::Trainable;
 use sparse_rl_agents::marl::MarlAgent;
 use sparse_rl_envs::{MaObs, MultiAgentEnv};
 
-use crate::backend::build_marl_agent;
-use crate::checkpoint;
 use crate::config::Config;
 use crate::driver::{Episode, Learner, METRICS_EVERY};
 use crate::log::tensorboard::Scalars;
-use crate::run::{eval_seed, load_run_config, Evaluation};
+use crate::run::{eval_seed, load_checkpoint, load_run_config, Evaluation};
 
 /// A multi-agent run's learner and its training and evaluation envs, played episode by episode.
 pub(crate) struct MultiAgentLearner {
@@ -30,7 +28,7 @@ impl MultiAgentLearner {
     pub(crate) fn new(config: &Config) -> Result<Self> {
         let env = sparse_rl_envs::make_multi_agent(&config.run.env)?;
         let eval_env = sparse_rl_envs::make_multi_agent(&config.run.env)?;
-        let agent = build_marl_agent(config, env.as_ref())?;
+        let agent = config.algorithm().build_marl_agent(config, env.as_ref())?;
         Ok(Self { agent, env, eval_env })
     }
 }
@@ -136,19 +134,6 @@ fn greedy_episode(
     }
 }
 
-/// Loads a checkpoint of a multi-agent run with its `config` (whose text is `config_text`) and evaluates it
-/// greedily.
-pub fn eval_run(
-    config: &Config,
-    config_text: &str,
-    run_dir: &Path,
-    which: &str,
-    episodes: usize,
-) -> Result<Evaluation> {
-    let (mut agent, mut env) = load(config, config_text, run_dir, which)?;
-    evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
-}
-
 /// Plays the first evaluation episode of a run greedily, writing the ASCII picture of every step to `out`.
 pub fn render_run(run_dir: &Path, which: &str, out: &mut dyn Write) -> Result<Evaluation> {
     let (config, config_text) = load_run_config(run_dir)?;
@@ -184,10 +169,7 @@ pub fn load(
     which: &str,
 ) -> Result<(Box<dyn MarlAgent>, Box<dyn MultiAgentEnv>)> {
     let env = sparse_rl_envs::make_multi_agent(&config.run.env)?;
-    let mut agent = build_marl_agent(config, env.as_ref())?;
-    let (dir, _) = checkpoint::open(run_dir, which, config_text)?;
-    agent
-        .load(&dir)
-        .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+    let mut agent = config.algorithm().build_marl_agent(config, env.as_ref())?;
+    load_checkpoint(agent.as_mut(), config_text, run_dir, which)?;
     Ok((agent, env))
 }

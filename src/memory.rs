@@ -7,9 +7,8 @@
 //! capacity.
 
 use anyhow::{bail, Result};
-use sparse_rl_agents::replay::ReplayBuffer;
 
-use crate::config::{Algo, Config};
+use crate::config::Config;
 
 /// Copies of each parameter during training: the weights, their gradient, Adam's two moments, the
 /// target network's copy and the mask.
@@ -17,10 +16,10 @@ const COPIES_PER_PARAMETER: usize = 6;
 const GIB: f64 = (1u64 << 30) as f64;
 
 /// What one part of a run needs, in bytes (`None`: the size overflows), and the config keys that set it.
-struct Need {
-    what: &'static str,
-    keys: String,
-    bytes: Option<usize>,
+pub struct Need {
+    pub what: &'static str,
+    pub keys: String,
+    pub bytes: Option<usize>,
 }
 
 /// Checks `config` (validated) against the memory available now.
@@ -30,7 +29,7 @@ pub fn check(config: &Config) -> Result<()> {
 
 /// Checks `config` against `available` bytes (`None`: unknown, so only overflow is checked).
 pub fn check_against(config: &Config, available: Option<usize>) -> Result<()> {
-    let needs = needs(config)?;
+    let needs = config.algorithm().memory(config)?;
     for need in &needs {
         let Some(bytes) = need.bytes else {
             bail!(
@@ -66,106 +65,8 @@ pub fn check_against(config: &Config, available: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-fn needs(config: &Config) -> Result<Vec<Need>> {
-    let run = &config.run;
-    Ok(match run.algo {
-        Algo::Dqn => {
-            let c = config.dqn.clone().unwrap_or_default();
-            let env = sparse_rl_envs::make(&run.env)?;
-            let (obs, actions) = (env.observation_space().flat_dim(), env.action_space().flat_dim());
-            let n_actions = match env.action_space() {
-                sparse_rl_envs::Space::Discrete { n } => n,
-                other => other.flat_dim(),
-            };
-            let chain = [&[obs][..], &c.encoder_hidden, &c.head_hidden, &[n_actions]].concat();
-            vec![
-                networks("dqn.encoder_hidden, dqn.head_hidden", &[chain]),
-                replay(
-                    "dqn.buffer_size",
-                    ReplayBuffer::full_bytes(c.buffer_size, obs, actions),
-                ),
-            ]
-        }
-        Algo::Sac => {
-            let c = config.sac.clone().unwrap_or_default();
-            let env = sparse_rl_envs::make(&run.env)?;
-            let (obs, act) = (env.observation_space().flat_dim(), env.action_space().flat_dim());
-            let features = c.encoder_hidden.last().copied().unwrap_or(obs);
-            let encoder = [&[obs][..], &c.encoder_hidden].concat();
-            let critic = c
-                .critic_network
-                .layer_sizes(features.saturating_add(act), &c.hidden, 1);
-            let actor = c
-                .actor_network
-                .layer_sizes(features, &c.hidden, act.saturating_mul(2));
-            vec![
-                networks(
-                    "sac.encoder_hidden, sac.hidden",
-                    &[encoder, critic.clone(), critic, actor],
-                ),
-                replay(
-                    "sac.buffer_size",
-                    ReplayBuffer::full_bytes(c.buffer_size, obs, act),
-                ),
-            ]
-        }
-        Algo::Qmix => {
-            let c = config.qmix.clone().unwrap_or_default();
-            let env = sparse_rl_envs::make_multi_agent(&run.env)?;
-            let (agents, obs, state, acts) =
-                (env.n_agents(), env.obs_dim(), env.state_dim(), env.n_actions());
-            let d_in = obs.saturating_add(agents).saturating_add(acts);
-            let h = c.hidden_dim;
-            let (embed, hyper) = (c.mixing_embed_dim, c.hypernet_embed);
-            let chains = vec![
-                vec![d_in, h, h.saturating_mul(3), acts],
-                vec![state, hyper, embed.saturating_mul(agents)],
-                vec![state, hyper, embed],
-                vec![state, embed, 1],
-            ];
-            // Per step: observations, availability and actions of every agent, the state and the reward.
-            let per_step = agents
-                .checked_mul(obs.saturating_add(acts).saturating_add(1))
-                .and_then(|x| x.checked_add(state)?.checked_add(1));
-            let bytes = per_step
-                .and_then(|p| p.checked_mul(env.episode_limit() + 1))
-                .and_then(|e| e.checked_mul(c.buffer_size))
-                .and_then(|b| b.checked_mul(4));
-            vec![
-                networks(
-                    "qmix.hidden_dim, qmix.mixing_embed_dim, qmix.hypernet_embed",
-                    &chains,
-                ),
-                replay("qmix.buffer_size", bytes),
-            ]
-        }
-        Algo::Gan => {
-            let c = config.gan.clone().unwrap_or_default();
-            let generator = [&[c.latent_dim][..], &c.generator_hidden, &[2]].concat();
-            let discriminator = [&[2][..], &c.discriminator_hidden, &[1]].concat();
-            let widest = generator.iter().chain(&discriminator).copied().max().unwrap_or(1);
-            // Activations of a batch through both networks, kept for the backward pass.
-            let activations = c
-                .batch_size
-                .checked_mul(widest)
-                .and_then(|x| x.checked_mul(generator.len() + discriminator.len()))
-                .and_then(|x| x.checked_mul(4 * 4));
-            vec![
-                networks(
-                    "gan.generator_hidden, gan.discriminator_hidden",
-                    &[generator, discriminator],
-                ),
-                Need {
-                    what: "batch activations",
-                    keys: "gan.batch_size".into(),
-                    bytes: activations,
-                },
-            ]
-        }
-    })
-}
-
-fn networks(keys: &str, chains: &[Vec<usize>]) -> Need {
+/// The networks of `chains` (layer widths, input first), named by the config keys that set them.
+pub(crate) fn networks(keys: &str, chains: &[Vec<usize>]) -> Need {
     let params = chains.iter().try_fold(0usize, |acc, chain| {
         chain.windows(2).try_fold(acc, |acc, w| {
             let layer = w[0].checked_mul(w[1])?.checked_add(w[1])?;
@@ -179,7 +80,8 @@ fn networks(keys: &str, chains: &[Vec<usize>]) -> Need {
     }
 }
 
-fn replay(key: &str, bytes: Option<usize>) -> Need {
+/// A replay buffer of `bytes` when full, sized by config key `key`.
+pub(crate) fn replay(key: &str, bytes: Option<usize>) -> Need {
     Need {
         what: "replay buffer (full)",
         keys: key.into(),
@@ -202,7 +104,7 @@ mod tests {
     fn dqn(sets: &[&str]) -> Config {
         let text = "[run]\nalgo = \"dqn\"\nenv = \"CartPole-v1\"\ntotal_steps = 1000\n";
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        Config::parse(text, &sets).unwrap().resolved()
+        Config::parse(text, &sets).unwrap().resolved().unwrap()
     }
 
     #[test]

@@ -10,9 +10,8 @@ use anyhow::{bail, Context, Result};
 use sparse_rl_agents::agent::{Agent, Trainable};
 use sparse_rl_envs::{Action, Env};
 
-use crate::backend::build_agent;
 use crate::checkpoint;
-use crate::config::{Algo, Config};
+use crate::config::Config;
 use crate::driver::{drive, Episode, Learner, METRICS_EVERY};
 use crate::log::summary::Summary;
 use crate::log::tensorboard::Scalars;
@@ -49,25 +48,14 @@ impl Evaluation {
     }
 }
 
-/// Trains any algorithm: the RL loop below, or the GAN loop ([`crate::gan_run`]) for `run.algo = "gan"`;
+/// Trains any algorithm ([`crate::algorithms`]): through the driver, or the algorithm's own loop (the GAN);
 /// returns the summary as JSON.
 pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<serde_json::Value>> {
-    if let Some(notice) = config.clone().resolved().sparse_kernel_notice() {
+    let config = config.resolved()?;
+    if let Some(notice) = config.sparse_kernel_notice() {
         eprintln!("{notice}");
     }
-    if config.run.algo == Algo::Gan {
-        let Start::Fresh { out } = start else {
-            bail!("--resume: run.algo = \"gan\" runs write no checkpoints");
-        };
-        if pause_at.is_some() {
-            bail!("--pause-at: run.algo = \"gan\" runs write no checkpoints");
-        }
-        return Ok(Some(serde_json::to_value(crate::gan_run::train(config, &out)?)?));
-    }
-    train(config, start, pause_at)?
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(Into::into)
+    config.algorithm().train(&config, start, pause_at)
 }
 
 /// Trains as the config says; returns the summary also written to `summary.json`. With `pause_at`, the run
@@ -76,28 +64,24 @@ pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Resul
 /// built (and the memory they will need checked) before anything is written, so a config that cannot run
 /// leaves no directory behind.
 pub fn train(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<Summary>> {
-    let config = config.resolved();
+    let config = config.resolved()?;
     crate::memory::check(&config)?;
-    let mut learner: Box<dyn Learner> = if config.run.algo == Algo::Qmix {
-        Box::new(crate::marl_run::MultiAgentLearner::new(&config)?)
-    } else {
-        Box::new(SingleAgentLearner::new(&config)?)
-    };
+    let mut learner = config.algorithm().learner(&config)?;
     drive(&config, start, pause_at, learner.as_mut())
 }
 
 /// A single-agent run's agent with its training and evaluation envs.
-struct SingleAgentLearner {
+pub(crate) struct SingleAgentLearner {
     agent: Box<dyn Agent>,
     env: Box<dyn Env>,
     eval_env: Box<dyn Env>,
 }
 
 impl SingleAgentLearner {
-    fn new(config: &Config) -> Result<Self> {
+    pub(crate) fn new(config: &Config) -> Result<Self> {
         let env = sparse_rl_envs::make(&config.run.env)?;
         let eval_env = sparse_rl_envs::make(&config.run.env)?;
-        let agent = build_agent(config, env.as_ref())?;
+        let agent = config.algorithm().build_agent(config, env.as_ref())?;
         Ok(Self { agent, env, eval_env })
     }
 }
@@ -163,19 +147,9 @@ impl Learner for SingleAgentLearner {
 /// parsed), the memory it will need, and its env and agent, built and dropped. A study runs this for every
 /// run before it starts any.
 pub fn preflight(config: &Config) -> Result<()> {
-    let config = config.clone().resolved();
+    let config = config.clone().resolved()?;
     crate::memory::check(&config)?;
-    match config.run.algo {
-        Algo::Gan => crate::gan_run::preflight(&config),
-        Algo::Qmix => {
-            let env = sparse_rl_envs::make_multi_agent(&config.run.env)?;
-            crate::backend::build_marl_agent(&config, env.as_ref()).map(drop)
-        }
-        Algo::Dqn | Algo::Sac => {
-            let env = sparse_rl_envs::make(&config.run.env)?;
-            build_agent(&config, env.as_ref()).map(drop)
-        }
-    }
+    config.algorithm().preflight(&config)
 }
 
 /// Greedy returns over `episodes` episodes whose reset seeds are fixed by the run seed, so every evaluation
@@ -213,14 +187,9 @@ pub fn eval_run(run_dir: &Path, which: &str, episodes: usize) -> Result<Evaluati
         bail!("--episodes must be positive, got 0");
     }
     let (config, config_text) = load_run_config(run_dir)?;
-    if config.run.algo == Algo::Qmix {
-        return crate::marl_run::eval_run(&config, &config_text, run_dir, which, episodes);
-    }
-    if config.run.algo == Algo::Gan {
-        bail!("eval: run.algo = \"gan\" runs write no checkpoints; their evaluation is in summary.json");
-    }
-    let (mut agent, mut env) = load(&config, &config_text, run_dir, which)?;
-    evaluate(agent.as_mut(), env.as_mut(), episodes, config.run.seed)
+    let mut learner = config.algorithm().learner(&config).context("eval")?;
+    load_checkpoint(learner.agent_mut(), &config_text, run_dir, which)?;
+    learner.evaluate(episodes, config.run.seed)
 }
 
 /// A single-agent run's agent, loaded from checkpoint `which`, with a fresh env of the run.
@@ -231,12 +200,22 @@ pub fn load(
     which: &str,
 ) -> Result<(Box<dyn Agent>, Box<dyn Env>)> {
     let env = sparse_rl_envs::make(&config.run.env)?;
-    let mut agent = build_agent(config, env.as_ref())?;
+    let mut agent = config.algorithm().build_agent(config, env.as_ref())?;
+    load_checkpoint(agent.as_mut(), config_text, run_dir, which)?;
+    Ok((agent, env))
+}
+
+/// Loads checkpoint `which` of `run_dir` (checked against the run's config text) into `agent`.
+pub(crate) fn load_checkpoint(
+    agent: &mut dyn Trainable,
+    config_text: &str,
+    run_dir: &Path,
+    which: &str,
+) -> Result<()> {
     let (dir, _) = checkpoint::open(run_dir, which, config_text)?;
     agent
         .load(&dir)
-        .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
-    Ok((agent, env))
+        .with_context(|| format!("cannot load checkpoint {}", dir.display()))
 }
 
 /// A run directory's config, parsed, and its text (to check against a checkpoint's).

@@ -27,7 +27,7 @@ fn validate_and_round_trip(dir: &str) -> usize {
             continue;
         }
         let config = Config::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
-        let resolved = config.resolved();
+        let resolved = config.resolved().unwrap();
         let text = resolved.to_toml().unwrap();
         let back = Config::parse(&text, &[]).unwrap_or_else(|e| panic!("{} resolved: {e:#}", path.display()));
         assert_eq!(

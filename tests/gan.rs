@@ -5,6 +5,7 @@ use std::path::Path;
 
 use sparse_rl::config::Config;
 use sparse_rl::run::{train_any, Start};
+use sparse_rl_agents::gan::trainer::GanConfig;
 
 fn preset(overrides: &[&str]) -> anyhow::Result<Config> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/gan_adapt.toml");
@@ -37,7 +38,8 @@ fn a_short_gan_run_writes_the_run_directory() {
     assert_eq!(written["eval"]["modes_covered"], summary["eval"]["modes_covered"]);
     assert_eq!(written["modules"]["generator"]["policy"], "sparse-to-sparse");
     let resolved = Config::load(&out.join("config.toml"), &[]).unwrap();
-    assert_eq!(resolved.gan.unwrap().adapt.unwrap().total_steps, 300);
+    let gan: GanConfig = sparse_rl::algorithms::table(&resolved).unwrap();
+    assert_eq!(gan.adapt.unwrap().total_steps, 300);
     let events = std::fs::read_dir(&out)
         .unwrap()
         .filter(|e| {

@@ -84,7 +84,7 @@ fn paused_and_resumed_mast_run_equals_uninterrupted_run() {
 fn a_run_ending_mid_episode_ends_with_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let config = common::tiny_dqn("").resolved();
+    let config = common::tiny_dqn("").resolved().unwrap();
     let text = config
         .to_toml()
         .unwrap()

@@ -566,6 +566,7 @@ fn presets_expand_to_valid_configs() {
 #[test]
 fn the_mujoco_scaling_preset_expands_to_valid_configs() {
     use sparse_rl_agents::networks::Architecture;
+    use sparse_rl_agents::sac::SacConfig;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/studies/sac_mujoco_scaling.toml");
     let study = Study::load(&path).unwrap();
     let planned = expand(&study, &Selection::default()).unwrap();
@@ -575,7 +576,7 @@ fn the_mujoco_scaling_preset_expands_to_valid_configs() {
             .load_config()
             .unwrap_or_else(|e| panic!("{}: {e:#}", run.name));
         let width: usize = run.label("width").unwrap().parse().unwrap();
-        let sac = config.resolved().sac.unwrap();
+        let sac: SacConfig = sparse_rl::algorithms::table(&config.resolved().unwrap()).unwrap();
         assert_eq!(sac.hidden, vec![width, width], "{}", run.name);
         let simba = run.label("network") == Some("simba");
         let network = if simba {

@@ -126,7 +126,7 @@ fn start_args(run: &PlannedRun, dir: &Path) -> Result<Vec<String>, String> {
     }
     let resumable = run
         .load_config()
-        .and_then(|config| config.resolved().to_toml())
+        .and_then(|config| config.resolved()?.to_toml())
         .and_then(|text| crate::checkpoint::open(dir, "latest", &text))
         .is_ok();
     if resumable {
