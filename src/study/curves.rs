@@ -12,7 +12,8 @@ use super::table::Table;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurvePoint {
-    pub step: u64,
+    /// The env step (learning curves) or the score threshold (performance profiles).
+    pub x: f64,
     pub iqm: f64,
     /// The 95% CI of the IQM; equal to it for one seed.
     pub lo: f64,
@@ -95,7 +96,7 @@ fn aggregate(runs: &[Vec<(u64, f64)>]) -> Vec<CurvePoint> {
                 .collect();
             let (centre, lo, hi) = interval(&values);
             CurvePoint {
-                step,
+                x: step as f64,
                 iqm: centre,
                 lo,
                 hi,
@@ -116,7 +117,7 @@ mod tests {
             vec![(110, 5.0), (190, 0.0)],
         ];
         let points = aggregate(&runs);
-        assert_eq!(points.iter().map(|p| p.step).collect::<Vec<_>>(), [100, 200]);
+        assert_eq!(points.iter().map(|p| p.x).collect::<Vec<_>>(), [100.0, 200.0]);
         // Three seeds: the IQM is their mean.
         assert!((points[0].iqm - 3.0).abs() < 1e-12 && (points[1].iqm - 2.0).abs() < 1e-12);
         assert!(

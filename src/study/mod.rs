@@ -56,6 +56,7 @@ mod executor;
 pub mod grid;
 pub mod manifest;
 mod plot;
+mod profile;
 mod report;
 mod slurm;
 pub mod spec;
@@ -208,6 +209,7 @@ pub fn main(args: StudyArgs) -> Result<()> {
 fn write_report(study: &Study, manifest: &Manifest, source: &Path, study_dir: &Path) -> Result<()> {
     let tables = table::tables(study, manifest);
     let mut with_curves = Vec::new();
+    let mut profiles = Vec::new();
     for t in &tables {
         let metric = plot::Metric {
             name: &study.metric,
@@ -219,11 +221,20 @@ fn write_report(study: &Study, manifest: &Manifest, source: &Path, study_dir: &P
             plot::write_curves(study_dir, &t.experiment, &curves, &metric)?;
             with_curves.push(t.experiment.clone());
         }
+        let table_profiles = report::profiles_of(t, study.metric_range);
+        plot::write_profiles(
+            study_dir,
+            &t.experiment,
+            &profile::as_curves(&table_profiles),
+            &metric,
+        )?;
+        profiles.push(table_profiles);
     }
     let best = study.metric_range.map(|(_, hi)| hi);
     let md = report::markdown(
         manifest,
         &tables,
+        &profiles,
         &with_curves,
         &source.display().to_string(),
         best,

@@ -1,6 +1,7 @@
-//! Two figures per experiment, PNG and SVG: the learning curves (the metric during training, IQM over seeds
-//! with a 95% CI band, one colour per method) and the final scores (IQM with 95% CI whiskers against the x
-//! axis, one colour per row of the table). A numeric x spanning a decade or more (densities 0.5 … 0.01) is drawn on a log
+//! Three figures per experiment, PNG and SVG: the learning curves (the metric during training, IQM over
+//! seeds with a 95% CI band, one colour per method), the final scores (IQM with 95% CI whiskers against the
+//! x axis, one colour per row of the table) and the performance profiles (per row, the fraction of runs
+//! above each score, with its band). A numeric x spanning a decade or more (densities 0.5 … 0.01) is drawn on a log
 //! scale, other numbers linearly, labels (modules, methods) as evenly spaced categories; ticks sit at the
 //! study's x values only.
 //!
@@ -47,15 +48,26 @@ impl Metric<'_> {
     }
 }
 
-/// What a figure shows: an experiment's final scores, or its learning curves.
+/// What a figure shows: an experiment's final scores, its learning curves, or its performance profiles.
 enum Figure<'a> {
     Scores(&'a Table),
     Curves(&'a str, &'a [Curve]),
+    Profiles(&'a str, &'a [Curve]),
 }
 
 /// Writes `<dir>/<experiment>.png` and `.svg`: the final scores.
 pub fn write(dir: &Path, table: &Table, metric: &Metric) -> Result<()> {
     render(dir, &table.experiment, &Figure::Scores(table), metric)
+}
+
+/// Writes `<dir>/<experiment>_profile.png` and `.svg`: the performance profiles.
+pub fn write_profiles(dir: &Path, experiment: &str, profiles: &[Curve], metric: &Metric) -> Result<()> {
+    render(
+        dir,
+        &format!("{experiment}_profile"),
+        &Figure::Profiles(experiment, profiles),
+        metric,
+    )
 }
 
 /// Writes `<dir>/<experiment>_curves.png` and `.svg`: the learning curves.
@@ -101,7 +113,37 @@ where
 {
     match figure {
         Figure::Scores(table) => draw(root, table, metric, text),
-        Figure::Curves(experiment, curves) => draw_curves(root, experiment, curves, metric, text),
+        Figure::Curves(experiment, curves) => {
+            let points = || curves.iter().flat_map(|c| &c.points);
+            let x_hi = points().map(|p| p.x).fold(0.0, f64::max);
+            let lo = points().map(|p| p.lo).fold(f64::INFINITY, f64::min);
+            let hi = points().map(|p| p.hi).fold(f64::NEG_INFINITY, f64::max);
+            let axes = Axes {
+                caption: format!("{experiment}: {} during training (IQM, 95% CI)", metric.name),
+                x_desc: "environment steps".into(),
+                y_desc: metric.name.into(),
+                x: 0.0..x_hi.max(1.0) * 1.02,
+                y: metric.y_range(lo, hi),
+                x_label: steps_label,
+            };
+            draw_lines(root, curves, &axes, text)
+        }
+        Figure::Profiles(experiment, profiles) => {
+            let taus = || profiles.iter().flat_map(|c| &c.points).map(|p| p.x);
+            let (lo, hi) = (
+                taus().fold(f64::INFINITY, f64::min),
+                taus().fold(f64::NEG_INFINITY, f64::max),
+            );
+            let axes = Axes {
+                caption: format!("{experiment}: performance profile (95% CI)"),
+                x_desc: format!("{} threshold τ", metric.name),
+                y_desc: "fraction of runs above τ".into(),
+                x: padded(lo, hi, 0.02),
+                y: -0.02..1.02,
+                x_label: number,
+            };
+            draw_lines(root, profiles, &axes, text)
+        }
     }
 }
 
@@ -331,12 +373,23 @@ where
     Ok(())
 }
 
-/// The learning curves: per method the IQM over seeds at each evaluation, its 95% CI as a shaded band.
-fn draw_curves<DB: DrawingBackend>(
+/// The axes of a figure of lines: caption, axis descriptions, ranges and the x ticks' labels.
+struct Axes {
+    caption: String,
+    x_desc: String,
+    y_desc: String,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    x_label: fn(f64) -> String,
+}
+
+/// Lines with shaded bands, one colour per line (learning curves: the IQM over seeds at each evaluation
+/// and its 95% CI; profiles: the fraction of runs above each threshold and its band); a legend when
+/// there is more than one line; empty axes for no line.
+fn draw_lines<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
-    experiment: &str,
     curves: &[Curve],
-    metric: &Metric,
+    axes: &Axes,
     text: bool,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
@@ -344,31 +397,25 @@ where
 {
     root.fill(&WHITE)?;
     let legend = text && curves.len() > 1;
-    let points = || curves.iter().flat_map(|c| &c.points);
-    let (x_range, y_range) = if points().next().is_none() {
+    let empty = curves.iter().all(|c| c.points.is_empty());
+    let (x_range, y_range) = if empty {
         (0.0..1.0, 0.0..1.0)
     } else {
-        let x_hi = points().map(|p| p.step as f64).fold(0.0, f64::max);
-        let lo = points().map(|p| p.lo).fold(f64::INFINITY, f64::min);
-        let hi = points().map(|p| p.hi).fold(f64::NEG_INFINITY, f64::max);
-        (0.0..x_hi.max(1.0) * 1.02, metric.y_range(lo, hi))
+        (axes.x.clone(), axes.y.clone())
     };
     let mut builder = ChartBuilder::on(&root);
     builder.margin(16).x_label_area_size(44).y_label_area_size(64);
     if text {
-        builder.caption(
-            format!("{experiment}: {} during training (IQM, 95% CI)", metric.name),
-            (FONT, 22),
-        );
+        builder.caption(&axes.caption, (FONT, 22));
     }
     let mut chart = builder.build_cartesian_2d(x_range, y_range)?;
-    let x_label_of = |x: &f64| steps_label(*x);
+    let x_label_of = |x: &f64| (axes.x_label)(*x);
     let y_label_of = |y: &f64| number(*y);
     let mut mesh = chart.configure_mesh();
     mesh.x_label_formatter(&x_label_of).y_label_formatter(&y_label_of);
     if text {
-        mesh.x_desc("environment steps")
-            .y_desc(metric.name)
+        mesh.x_desc(&axes.x_desc)
+            .y_desc(&axes.y_desc)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16));
     } else {
@@ -380,12 +427,12 @@ where
         let band: Vec<(f64, f64)> = curve
             .points
             .iter()
-            .map(|p| (p.step as f64, p.hi))
-            .chain(curve.points.iter().rev().map(|p| (p.step as f64, p.lo)))
+            .map(|p| (p.x, p.hi))
+            .chain(curve.points.iter().rev().map(|p| (p.x, p.lo)))
             .collect();
         chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2).filled())))?;
         let line = chart.draw_series(LineSeries::new(
-            curve.points.iter().map(|p| (p.step as f64, p.iqm)),
+            curve.points.iter().map(|p| (p.x, p.iqm)),
             color.stroke_width(2),
         ))?;
         if legend {

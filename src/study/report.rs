@@ -5,11 +5,12 @@
 //! (see [`super::stats`]). Where an experiment has several rows, a second table gives each row's
 //! probability of improvement over the first row at every x, with its interval; where the metric has a
 //! known best score (the upper end of the study's `metric_range`), a third gives each cell's optimality
-//! gap.
+//! gap; the last gives each row's performance profile at five thresholds ([`super::profile`]).
 
 use std::fmt::Write;
 
 use super::manifest::{Manifest, Status};
+use super::profile::{self, Profile};
 use super::stats::{
     bootstrap_ci, iqm, mean, optimality_gap, probability_of_improvement_ci, task_probability_of_improvement,
 };
@@ -23,10 +24,12 @@ const SEED: u64 = 0;
 const LEVEL: f64 = 0.95;
 
 /// The Markdown report of a study. `source` is the study file as given on the command line; `best`, the
-/// metric's best possible score where it has one.
+/// metric's best possible score where it has one; `profiles`, each table's performance profiles
+/// ([`profiles_of`]).
 pub fn markdown(
     manifest: &Manifest,
     tables: &[Table],
+    profiles: &[Vec<Profile>],
     with_curves: &[String],
     source: &str,
     best: Option<f64>,
@@ -43,7 +46,8 @@ pub fn markdown(
          replacement. The first figure of each experiment is its learning curves: the IQM over seeds of \
          the metric at each evaluation during training, its 95% CI shaded (seeds evaluate at the first \
          episode end after each interval, so each contributes its evaluation nearest to the steps of the \
-         cell's first seed). The second shows the final scores of the table: IQM with 95% CI whiskers.\n",
+         cell's first seed). The second shows the final scores of the table: IQM with 95% CI whiskers. The \
+         third shows each row's performance profile.\n",
         manifest.metric
     );
     let _ = writeln!(
@@ -53,7 +57,7 @@ pub fn markdown(
         manifest.count(Status::Failed),
         manifest.count(Status::Pending) + manifest.count(Status::Running)
     );
-    for t in tables {
+    for (t, profiles) in tables.iter().zip(profiles) {
         let _ = writeln!(md, "## {}\n", t.experiment);
         if with_curves.contains(&t.experiment) {
             let _ = writeln!(md, "![{0}: learning curves]({0}_curves.png)\n", t.experiment);
@@ -69,6 +73,7 @@ pub fn markdown(
         if let Some(best) = best {
             gap_table(&mut md, t, best);
         }
+        profile_table(&mut md, t, profiles);
     }
     let failed: Vec<_> = manifest
         .runs
@@ -126,6 +131,47 @@ fn gap_table(md: &mut String, t: &Table, best: f64) {
     for row in &t.rows {
         let cells: Vec<String> = row.cells.iter().map(|c| gap_text(&c.values, best)).collect();
         let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
+    }
+    md.push('\n');
+}
+
+/// Each row's performance profile over the experiment's runs at `range`'s thresholds (the metric's range,
+/// else the runs'), bootstrapped as the tables are; empty for an experiment without runs.
+pub fn profiles_of(table: &Table, range: Option<(f64, f64)>) -> Vec<Profile> {
+    profile::thresholds(table, range)
+        .map(|taus| profile::profiles(table, &taus, RESAMPLES, SEED, LEVEL))
+        .unwrap_or_default()
+}
+
+/// Each row's profile at five of its thresholds (the ends and quartiles of the range), with the band.
+fn profile_table(md: &mut String, t: &Table, profiles: &[Profile]) {
+    let Some(points) = profiles.iter().map(|p| &p.points).find(|p| !p.is_empty()) else {
+        return;
+    };
+    let mut picks: Vec<usize> = (0..5).map(|k| k * (points.len() - 1) / 4).collect();
+    picks.dedup();
+    let _ = writeln!(
+        md,
+        "Performance profile: the fraction of the row's runs (every {0} pooled) scoring above τ, with its \
+         95% CI from resamples stratified by {0} (rliable's performance profile); the figure draws it over \
+         the whole range.\n\n![{1}: performance profiles]({1}_profile.png)\n",
+        t.x_axis, t.experiment
+    );
+    let taus: Vec<String> = picks
+        .iter()
+        .map(|&i| format!("τ = {}", number(points[i].tau)))
+        .collect();
+    let _ = writeln!(md, "| {} | {} |", t.row_title, taus.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(picks.len()));
+    for p in profiles {
+        let cells: Vec<String> = picks
+            .iter()
+            .map(|&i| match p.points.get(i) {
+                Some(q) => format!("{} [{}, {}]", number(q.fraction), number(q.lo), number(q.hi)),
+                None => "–".into(),
+            })
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", p.label, cells.join(" | "));
     }
     md.push('\n');
 }
@@ -303,5 +349,36 @@ mod tests {
             },
         );
         assert!(alone.is_empty());
+    }
+
+    /// By hand, over the range [0, 4] (thresholds 0, 1, 2, 3, 4 among the 41): dense's four runs 1, 2, 4
+    /// (x = 0.1) and 1 (x = 0.02) are above 0 all four, above 1 two (2 and 4), above 2 and 3 one, above 4
+    /// none.
+    #[test]
+    fn the_profile_table_counts_each_rows_runs_above_five_thresholds() {
+        let t = Table {
+            experiment: "e".into(),
+            row_title: "method".into(),
+            x_axis: "density".into(),
+            columns: vec!["0.1".into(), "0.02".into()],
+            rows: vec![
+                row("dense", &[&[1.0, 2.0, 4.0], &[1.0]]),
+                row("rigl", &[&[], &[]]),
+            ],
+        };
+        let profiles = profiles_of(&t, Some((0.0, 4.0)));
+        let mut md = String::new();
+        profile_table(&mut md, &t, &profiles);
+        assert!(
+            md.contains("| method | τ = 0.000 | τ = 1.00 | τ = 2.00 | τ = 3.00 | τ = 4.00 |"),
+            "{md}"
+        );
+        assert!(md.contains("| dense | 1.00 [1.00, 1.00] | 0.500 ["), "{md}");
+        assert!(
+            md.contains("| 0.250 [") && md.contains("| 0.000 [0.000, 0.000] |\n"),
+            "{md}"
+        );
+        assert!(md.contains("| rigl | – | – | – | – | – |"), "{md}");
+        assert!(md.contains("(e_profile.png)"), "{md}");
     }
 }
