@@ -124,3 +124,30 @@ fn paused_and_resumed_simba_sac_run_equals_uninterrupted_run() {
         [sparsity.critic]\nkind = \"sparse-to-sparse\"\ndensity = 0.3\nupdate_interval = 50\n";
     assert_resume_equals_whole(|| Config::parse(text, &[]).unwrap(), 500);
 }
+
+/// `agent.json` of a SAC checkpoint holds the RNG and one list of the modules' states, named, in the
+/// order encoder, critic, actor: a format that does not depend on which optimizer trains which module.
+#[test]
+fn a_sac_checkpoint_lists_its_modules_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[run]\nalgo = \"sac\"\nenv = \"Pendulum-v1\"\ntotal_steps = 300\neval_interval = 0\n\
+        eval_episodes = 1\n[sac]\nlearning_starts = 100\nbatch_size = 8\nbuffer_size = 300\nhidden = [8, 8]\n\
+        [sparsity.actor]\nkind = \"static\"\ndensity = 0.5\n";
+    let run = dir.path().join("run");
+    train(
+        Config::parse(text, &[]).unwrap(),
+        Start::Fresh { out: run.clone() },
+        None,
+    )
+    .unwrap()
+    .unwrap();
+    let path = run.join("checkpoints/latest/agent.json");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let modules = saved[1].as_array().expect("[rng, modules]");
+    let names: Vec<&str> = modules.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["encoder", "critic", "actor"]);
+    assert_eq!(
+        modules[2]["steps"], 200,
+        "the actor's clock: one step per env step after learning_starts"
+    );
+}

@@ -379,6 +379,11 @@ impl<B: AutodiffBackend> Sac<B> {
         (action, log_prob.sum_dim(1).reshape([n]))
     }
 
+    /// Every module: `encoder`, `critic` (trained by `q_optim`), `actor` (by `actor_optim`).
+    fn sparse_modules(&self) -> impl Iterator<Item = &SparseModule> {
+        self.q_modules.modules().iter().chain(self.actor_module.modules())
+    }
+
     fn alpha(&self) -> f64 {
         self.temperature.log_alpha.val().into_scalar().elem::<f64>().exp()
     }
@@ -604,7 +609,7 @@ impl<B: AutodiffBackend> Trainable for Sac<B> {
     }
 
     fn flops(&self) -> FlopsRatio {
-        flops_ratio(self.q_modules.modules().iter().chain(self.actor_module.modules()))
+        flops_ratio(self.sparse_modules())
     }
 
     fn save(&self, dir: &Path) -> std::io::Result<()> {
@@ -615,10 +620,9 @@ impl<B: AutodiffBackend> Trainable for Sac<B> {
         persist::save_optim::<B, _, _>(&self.q_optim, &dir.join("q_optim"))?;
         persist::save_optim::<B, _, _>(&self.actor_optim, &dir.join("actor_optim"))?;
         persist::save_optim::<B, _, _>(&self.alpha_optim, &dir.join("alpha_optim"))?;
-        persist::save_json(
-            &dir.join("agent.json"),
-            &(&self.rng, &self.q_modules, &self.actor_module),
-        )?;
+        // One list of the modules, encoder, critic, actor, whichever optimizer trains them.
+        let modules: Vec<&SparseModule> = self.sparse_modules().collect();
+        persist::save_json(&dir.join("agent.json"), &(&self.rng, modules))?;
         if let Some(rms) = &self.obs_norm {
             persist::save_json(&dir.join(OBS_NORM_FILE), &SavedStats::of(rms))?;
         }
@@ -638,7 +642,11 @@ impl<B: AutodiffBackend> Trainable for Sac<B> {
         self.actor_optim = persist::load_optim::<B, _, _>(p, &dir.join("actor_optim"), d)?;
         let t = std::mem::replace(&mut self.alpha_optim, adam.init());
         self.alpha_optim = persist::load_optim::<B, _, _>(t, &dir.join("alpha_optim"), d)?;
-        (self.rng, self.q_modules, self.actor_module) = persist::load_json(&dir.join("agent.json"))?;
+        let modules: Vec<SparseModule>;
+        (self.rng, modules) = persist::load_json(&dir.join("agent.json"))?;
+        for group in [&mut self.q_modules, &mut self.actor_module] {
+            group.restore(&modules).map_err(std::io::Error::other)?;
+        }
         if let Some(rms) = &mut self.obs_norm {
             let saved: SavedStats = persist::load_json(&dir.join(OBS_NORM_FILE))?;
             *rms = saved.into_stats(self.obs_dim, &dir.join(OBS_NORM_FILE))?;

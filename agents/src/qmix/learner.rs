@@ -81,7 +81,8 @@ struct Counters {
     /// The episode number (episodes before the one just stored) of the last target copy.
     last_target_update_episode: usize,
     rewards: RunningMeanStd,
-    /// The modules `agent` and `mixer`, trained by one optimizer.
+    /// The modules `agent` and `mixer`, trained by one optimizer; `sparsity` in `agent.json`.
+    #[serde(rename = "sparsity")]
     modules: ModuleGroup,
 }
 

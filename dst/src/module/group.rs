@@ -115,6 +115,19 @@ impl ModuleGroup {
         Ok(())
     }
 
+    /// Replaces each module by the one of the same name in `saved` (the modules a checkpoint lists, of
+    /// this group and maybe others); an error names a module `saved` lacks.
+    pub fn restore(&mut self, saved: &[SparseModule]) -> Result<(), DstError> {
+        for module in &mut self.modules {
+            *module = saved
+                .iter()
+                .find(|s| s.name() == module.name())
+                .cloned()
+                .ok_or_else(|| DstError::new(format!("the saved modules have no {:?}", module.name())))?;
+        }
+        Ok(())
+    }
+
     /// The modules, in the group's order.
     pub fn modules(&self) -> &[SparseModule] {
         &self.modules
