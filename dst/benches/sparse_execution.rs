@@ -5,10 +5,14 @@
 //! `diagonal` (the sparse path on a DynaDiag mask of whole wrapped diagonals). The crossover density is
 //! the largest density at which `csr` is faster than `masked-dense`.
 //!
+//! A second group times the forward pass alone without autodiff (acting, evaluation, targets) at 1, 4,
+//! 16, 64 and 256 rows, `masked-dense` against `csr`: where `auto`'s density threshold per number of rows
+//! (`dst/src/execution/mode.rs`) comes from.
+//!
 //! `cargo bench -p sparse-rl-dst --bench sparse_execution -- --warm-up-time 1 --measurement-time 3`
 
 use burn::backend::{Autodiff, Flex};
-use burn::module::{Module, Param};
+use burn::module::{AutodiffModule, Module, Param};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -119,5 +123,26 @@ fn training_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, training_step);
+fn forward_by_rows(c: &mut Criterion) {
+    let device = Default::default();
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut group = c.benchmark_group("critic_forward_by_rows");
+    for rows in [1, 4, 16, 64, 256] {
+        let v: Vec<f32> = (0..rows * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let x = Tensor::<Flex, 2>::from_data(TensorData::new(v, [rows, 4]), &device);
+        for density in [0.5, 0.2, 0.1, 0.05] {
+            for (name, execution) in [
+                ("masked-dense", Execution::MaskedDense),
+                ("csr", Execution::Sparse),
+            ] {
+                let net = critic(execution, Layout::Random, density).valid();
+                let id = BenchmarkId::new(format!("{name}/rows{rows}"), density);
+                group.bench_with_input(id, &density, |b, _| b.iter(|| net.forward(x.clone())));
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, training_step, forward_by_rows);
 criterion_main!(benches);

@@ -236,12 +236,21 @@ fn the_layout_is_rebuilt_only_when_the_mask_changes() {
 }
 
 #[test]
-fn auto_runs_sparse_only_below_the_crossover() {
-    use sparse_rl_dst::execution::{AUTO_MAX_DENSITY, AUTO_MIN_ROWS};
+fn auto_runs_sparse_only_below_the_crossover_of_the_calls_rows() {
+    use sparse_rl_dst::execution::{
+        AUTO_FULL_ROWS, AUTO_MAX_DENSITY, AUTO_MIN_ROWS, AUTO_SMALL_BATCH_DENSITY,
+    };
     let auto = Execution::Auto;
-    assert!(auto.runs_sparse(AUTO_MAX_DENSITY, AUTO_MIN_ROWS));
-    assert!(!auto.runs_sparse(AUTO_MAX_DENSITY + 0.01, AUTO_MIN_ROWS));
-    assert!(!auto.runs_sparse(AUTO_MAX_DENSITY, AUTO_MIN_ROWS - 1));
+    assert!(auto.runs_sparse(AUTO_MAX_DENSITY, AUTO_FULL_ROWS));
+    assert!(!auto.runs_sparse(AUTO_MAX_DENSITY + 0.01, AUTO_FULL_ROWS));
+    assert!(!auto.runs_sparse(AUTO_MAX_DENSITY, AUTO_FULL_ROWS - 1));
+    assert!(auto.runs_sparse(AUTO_SMALL_BATCH_DENSITY, AUTO_MIN_ROWS));
+    assert!(!auto.runs_sparse(AUTO_SMALL_BATCH_DENSITY + 0.01, AUTO_MIN_ROWS));
+    assert!(!auto.runs_sparse(0.01, AUTO_MIN_ROWS - 1));
+    assert!(
+        !auto.runs_sparse(0.01, 1),
+        "acting at batch 1 keeps the dense product"
+    );
     assert!(!Execution::MaskedDense.runs_sparse(0.0, 1 << 20));
     assert!(Execution::Sparse.runs_sparse(1.0, 1));
 }

@@ -19,6 +19,6 @@ mod product;
 
 pub use cache::LayoutCache;
 pub use layout::{Compressed, CsrLayout};
-pub use mode::{Execution, AUTO_MAX_DENSITY, AUTO_MIN_ROWS};
+pub use mode::{Execution, AUTO_FULL_ROWS, AUTO_MAX_DENSITY, AUTO_MIN_ROWS, AUTO_SMALL_BATCH_DENSITY};
 
 pub(crate) use autodiff::{sparse_linear, Fuse};
