@@ -120,7 +120,7 @@ where
             let hi = points().map(|p| p.hi).fold(f64::NEG_INFINITY, f64::max);
             let axes = Axes {
                 caption: format!("{experiment}: {} during training (IQM, 95% CI)", metric.name),
-                x_desc: "environment steps".into(),
+                x_desc: "training steps (environment steps; for the GAN, iterations)".into(),
                 y_desc: metric.name.into(),
                 x: 0.0..x_hi.max(1.0) * 1.02,
                 y: metric.y_range(lo, hi),
