@@ -163,6 +163,7 @@ impl Config {
             }
             policy.validate().map_err(|e| anyhow!("sparsity.{name}: {e}"))?;
         }
+        algorithm.check_env(self)?;
         algorithm.resolve(self).map(drop)
     }
 

@@ -232,8 +232,10 @@ fn a_forced_dense_step_hands_the_update_the_true_weight_gradient() {
     let hidden = tensor_to_vec(net.body.forward(x.clone()).inner());
     let loss = net.forward(x, [false, true]).sum();
     let mut optim = FusedAdam::new(1e-8).init::<Ad, TwoParts<Ad>>();
-    let (_, grads) = modules.optimize(net, loss, &dense, 1e-3, &mut optim, |_, g| g);
-    let head = grads.get("head").expect("a forced dense step keeps the gradient");
+    let (_, mut grads) = modules.optimize(net, loss, &dense, 1e-3, &mut optim, |_, g| g);
+    let head = grads
+        .take("head")
+        .expect("a forced dense step keeps the gradient");
     let head = head[0].as_ref().expect("one layer");
     assert_eq!(head.len(), 3 * 8);
     for o in 0..3 {
@@ -247,7 +249,7 @@ fn a_forced_dense_step_hands_the_update_the_true_weight_gradient() {
         }
     }
     assert!(
-        grads.get("body").is_none(),
+        grads.take("body").is_none(),
         "a dense module's update reads no gradient"
     );
 }

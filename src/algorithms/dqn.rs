@@ -24,8 +24,11 @@ impl Algorithm for Dqn {
         &["encoder", "critic"]
     }
 
+    fn check_env(&self, config: &Config) -> Result<()> {
+        single_agent_env(config, true)
+    }
+
     fn resolve(&self, config: &Config) -> Result<toml::Table> {
-        single_agent_env(config, true)?;
         resolve_table(config, DqnConfig::validate)
     }
 

@@ -23,9 +23,14 @@ impl Algorithm for Gan {
         &["generator", "discriminator"]
     }
 
-    /// The dataset, the table, and ADAPT's schedule filled in from `run.total_steps`.
-    fn resolve(&self, config: &Config) -> Result<toml::Table> {
+    /// `run.env` names the dataset.
+    fn check_env(&self, config: &Config) -> Result<()> {
         Mixture::by_name(&config.run.env).map_err(|e| anyhow!("run.env: {e}"))?;
+        Ok(())
+    }
+
+    /// The table, with ADAPT's schedule filled in from `run.total_steps`.
+    fn resolve(&self, config: &Config) -> Result<toml::Table> {
         let mut gan: GanConfig = table(config)?;
         gan.validate(config.run.total_steps, &config.policy("discriminator"))
             .map_err(|e| anyhow!("gan.{e}"))?;

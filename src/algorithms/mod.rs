@@ -38,8 +38,12 @@ pub trait Algorithm: Sync {
     /// The modules of its networks; a `[sparsity.<module>]` table naming another is an error.
     fn modules(&self) -> &'static [&'static str];
 
-    /// Checks the run's env and the algorithm's table (errors name the key) and returns the table with
-    /// every default filled in, as the run's `config.toml` states it.
+    /// Checks that `run.env` is an env (or dataset) the algorithm runs on; the error names `run.env` or
+    /// the algorithm. Run once, when the config is validated: it may build the env.
+    fn check_env(&self, config: &Config) -> Result<()>;
+
+    /// Checks the algorithm's table (errors name the key) and returns it with every default filled in,
+    /// as the run's `config.toml` states it.
     fn resolve(&self, config: &Config) -> Result<toml::Table>;
 
     /// What its run will need in memory: networks, replay, activations.
@@ -113,12 +117,13 @@ pub fn resolve_table<T: DeserializeOwned + Serialize>(
 }
 
 /// The sparsity policy of each module of the run's algorithm (dense where the config names none).
-pub fn policies(config: &Config) -> Result<BTreeMap<String, SparsityPolicy>> {
-    Ok(by_name(&config.run.algo)?
+pub fn policies(config: &Config) -> BTreeMap<String, SparsityPolicy> {
+    config
+        .algorithm()
         .modules()
         .iter()
         .map(|m| (m.to_string(), config.policy(m)))
-        .collect())
+        .collect()
 }
 
 /// The single-agent agent `$agent` (DQN's or SAC's type: `new(config, policies, observation space,
@@ -130,7 +135,7 @@ macro_rules! single_agent {
         let (run, table, policies) = (
             &config.run,
             $crate::algorithms::table(config)?,
-            $crate::algorithms::policies(config)?,
+            $crate::algorithms::policies(config),
         );
         $crate::backend::on_backend!(run.backend, |B, device| {
             let agent = $agent::<B>::new(

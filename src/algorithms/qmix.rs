@@ -25,13 +25,17 @@ impl Algorithm for Qmix {
         &["agent", "mixer"]
     }
 
-    fn resolve(&self, config: &Config) -> Result<toml::Table> {
+    fn check_env(&self, config: &Config) -> Result<()> {
         let env = &config.run.env;
         if !sparse_rl_envs::is_multi_agent(env) {
             bail!(
                 "run.env: run.algo = \"qmix\" needs a multi-agent env, {env} is not one (`sparse-rl envs` lists them)"
             );
         }
+        Ok(())
+    }
+
+    fn resolve(&self, config: &Config) -> Result<toml::Table> {
         resolve_table(config, QmixConfig::validate)
     }
 
@@ -70,7 +74,7 @@ impl Algorithm for Qmix {
     }
 
     fn build_marl_agent(&self, config: &Config, env: &dyn MultiAgentEnv) -> Result<Box<dyn MarlAgent>> {
-        let (run, c, policies) = (&config.run, table::<QmixConfig>(config)?, policies(config)?);
+        let (run, c, policies) = (&config.run, table::<QmixConfig>(config)?, policies(config));
         let shape = EpisodeShape {
             n_agents: env.n_agents(),
             obs_dim: env.obs_dim(),

@@ -24,8 +24,11 @@ impl Algorithm for Sac {
         &["encoder", "critic", "actor"]
     }
 
+    fn check_env(&self, config: &Config) -> Result<()> {
+        single_agent_env(config, false)
+    }
+
     fn resolve(&self, config: &Config) -> Result<toml::Table> {
-        single_agent_env(config, false)?;
         resolve_table(config, SacConfig::validate)
     }
 

@@ -263,14 +263,14 @@ impl<B: AutodiffBackend> Gan<B> {
             + softplus(self.discriminator.forward(fake, dense)).mean();
         let d_loss_value = finite("discriminator loss", d_loss.clone()).map_err(fail)?;
         let discriminator = self.discriminator.clone();
-        let (discriminator, d_grads) =
+        let (discriminator, mut d_grads) =
             self.d_module
                 .optimize(discriminator, d_loss, &d_dense, lr, &mut self.d_optim, |_, g| g);
         self.discriminator = discriminator;
         self.d_module
             .after_step(
                 &mut self.discriminator,
-                &d_grads,
+                d_grads.clone(),
                 &mut self.d_optim,
                 &mut self.rng,
             )
@@ -300,7 +300,7 @@ impl<B: AutodiffBackend> Gan<B> {
             });
         }
         self.g_module
-            .after_step(&mut self.generator, &g_grads, &mut self.g_optim, &mut self.rng)
+            .after_step(&mut self.generator, g_grads, &mut self.g_optim, &mut self.rng)
             .map_err(topology_error)?;
 
         if let Some(controller) = self.controller.as_mut() {
@@ -310,7 +310,7 @@ impl<B: AutodiffBackend> Gan<B> {
                 .adapt(
                     action,
                     self.discriminator.sparse_layers_mut(),
-                    d_grads.get("discriminator"),
+                    d_grads.take("discriminator"),
                     &mut self.d_optim,
                     &mut self.rng,
                 )

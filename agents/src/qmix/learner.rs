@@ -312,7 +312,7 @@ impl<B: AutodiffBackend> Qmix<B> {
                 .optimize(online, loss, &dense, c.learning_rate, &mut self.optim, clip);
         self.online = online;
         st.modules
-            .after_step(&mut self.online, &grads, &mut self.optim, &mut st.rng)
+            .after_step(&mut self.online, grads, &mut self.optim, &mut st.rng)
             .map_err(|e: DstError| TrainError {
                 step,
                 message: e.to_string(),

@@ -69,12 +69,12 @@ impl DenseGrads {
 pub struct StepGrads(Vec<(String, Option<HostGrads>)>);
 
 impl StepGrads {
-    /// The gradients taken for module `name`.
-    pub fn get(&self, name: &str) -> Option<HostGrads> {
+    /// Takes the gradients of module `name` out (`None` when its update reads none, or once taken).
+    pub fn take(&mut self, name: &str) -> Option<HostGrads> {
         self.0
-            .iter()
+            .iter_mut()
             .find(|(n, _)| n == name)
-            .and_then(|(_, g)| g.clone())
+            .and_then(|(_, g)| g.take())
     }
 }
 
@@ -200,10 +200,12 @@ impl ModuleGroup {
 
     /// After the optimizer step of [`Self::optimize`]: each module counts the step and runs the topology
     /// update due at it on its part of `net`, resetting the optimizer moments of the changed connections.
+    /// Consumes the step's gradients (a caller that reads them afterwards, as ADAPT's decision does,
+    /// keeps a clone).
     pub fn after_step<B, O, M>(
         &mut self,
         net: &mut M,
-        grads: &StepGrads,
+        mut grads: StepGrads,
         optim: &mut OptimizerAdaptor<O, M, B>,
         rng: &mut impl Rng,
     ) -> Result<(), DstError>
@@ -214,7 +216,7 @@ impl ModuleGroup {
     {
         for module in &mut self.modules {
             let layers = net.part_layers_mut(module.name());
-            module.after_step(layers, grads.get(module.name()), optim, rng)?;
+            module.after_step(layers, grads.take(module.name()), optim, rng)?;
         }
         Ok(())
     }
@@ -235,7 +237,7 @@ impl ModuleGroup {
         M: AutodiffModule<B> + SparseParts<B>,
     {
         let (mut net, grads) = self.optimize(net, loss, dense, lr, optim, |_, g| g);
-        self.after_step(&mut net, &grads, optim, rng)?;
+        self.after_step(&mut net, grads, optim, rng)?;
         Ok(net)
     }
 }
