@@ -1,92 +1,124 @@
-//! One GAN run (`run.algo = "gan"`): the ADAPT experiment's loop. Writes the run directory
-//! (`config.toml`, TensorBoard scalars with iterations as the x axis, `summary.json` whose `eval` holds
-//! the mode-coverage metrics); no checkpoints: a GAN run on 2-D data takes seconds to minutes.
+//! One GAN run (`run.algo = "gan"`, the ADAPT experiment) as a [`Learner`] of the shared driver
+//! ([`crate::driver`]): the run directory of every algorithm (`config.toml`, TensorBoard scalars with
+//! iterations as the x axis, `checkpoints/` latest and best with `--pause-at` and `--resume`,
+//! `summary.json` whose `eval` holds the mode-coverage metrics), without `episodes.csv`. The driver's
+//! steps are iterations, taken in blocks that end where the losses are logged; evaluations and
+//! checkpoints fall at block ends, as an RL run's fall at episode ends.
 
-use std::path::Path;
-use std::time::Instant;
-
-use anyhow::{bail, Result};
+use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
-use sparse_rl_agents::gan::metrics::ModeCoverage;
+use sparse_rl_agents::agent::Trainable;
 use sparse_rl_agents::gan::mixture::Mixture;
 use sparse_rl_agents::gan::trainer::Gan;
 
 use crate::backend::on_backend;
 use crate::config::Config;
-use crate::driver::{log_modules, write_summary};
-use crate::log::progress::Progress;
-use crate::log::summary::{module_summaries, GanEvalSummary, Summary};
+use crate::driver::{drive, Advanced, Evaluated, Learner};
+use crate::log::summary::{GanEvalSummary, Summary};
 use crate::log::tensorboard::Scalars;
-use crate::run_dir::RunDir;
+use crate::run::Start;
 
-/// Iterations between loss, balance-ratio and density scalars.
+/// Iterations in a block: between two loggings of the losses, balance ratio and densities.
 const LOG_INTERVAL: usize = 100;
 
-/// Trains the GAN the config describes into the fresh directory `out` (locked for the run, as
-/// [`crate::run_dir::RunDir`] does for every run); returns the summary also written to `summary.json`.
-pub fn train(config: &Config, out: &Path) -> Result<Summary<GanEvalSummary>> {
+/// Trains the GAN the config describes through the driver (`start` and `pause_at` as in
+/// [`crate::run::train`]); returns the summary also written to `summary.json`.
+pub fn train(
+    config: &Config,
+    start: Start,
+    pause_at: Option<usize>,
+) -> Result<Option<Summary<GanEvalSummary>>> {
     let config = config.clone().resolved()?;
     crate::memory::check(&config)?;
-    on_backend!(config.run.backend, |B, device| gan_loop::<B>(
-        &config, out, device
-    ))
+    on_backend!(config.run.backend, |B, device| {
+        let mut learner = GanLearner {
+            gan: build::<B>(&config, device)?,
+        };
+        drive(&config, start, pause_at, &mut learner)
+    })
 }
 
-/// The training loop on backend `B`; the GAN is built before the run directory is written.
-fn gan_loop<B: AutodiffBackend>(
-    config: &Config,
-    out: &Path,
-    device: B::Device,
-) -> Result<Summary<GanEvalSummary>> {
-    let run = &config.run;
-    let mut gan = build::<B>(config, device)?;
-    let run_dir = RunDir::fresh(out, config)?;
-    let mut scalars = Scalars::new(run_dir.path())?;
-    let progress = Progress::new(run.total_steps, 0);
-    let started = Instant::now();
-    let mut eval = log_eval(&mut scalars, gan.evaluate(), 0)?;
-    for step in 1..=run.total_steps {
-        let losses = match gan.train_step(step) {
-            Ok(l) => l,
-            Err(e) => {
-                progress.finish();
-                let _ = scalars.flush();
-                bail!("training stopped: {e}");
+/// The GAN of a run, trained and evaluated by the driver.
+pub struct GanLearner<B: AutodiffBackend> {
+    gan: Gan<B>,
+}
+
+impl<B: AutodiffBackend> Learner for GanLearner<B> {
+    type Eval = GanEvalSummary;
+
+    /// Iterations up to the next multiple of [`LOG_INTERVAL`] (or the budget), then their last losses
+    /// and the balance-ratio metrics.
+    fn advance(
+        &mut self,
+        _seed: u64,
+        step: &mut usize,
+        total: usize,
+        scalars: &mut Scalars,
+    ) -> Result<Option<Advanced>> {
+        let end = ((*step / LOG_INTERVAL + 1) * LOG_INTERVAL).min(total);
+        while *step < end {
+            let losses = self.gan.train_step(*step + 1)?;
+            *step += 1;
+            if *step == end {
+                scalars.scalar("losses/g_loss", losses.g_loss, end)?;
+                scalars.scalar("losses/d_loss", losses.d_loss, end)?;
+                for (tag, value) in self.gan.metrics() {
+                    scalars.scalar(tag, value, end)?;
+                }
             }
-        };
-        if step.is_multiple_of(LOG_INTERVAL) || step == run.total_steps {
-            scalars.scalar("losses/g_loss", losses.g_loss, step)?;
-            scalars.scalar("losses/d_loss", losses.d_loss, step)?;
-            for (tag, value) in gan.metrics() {
-                scalars.scalar(tag, value, step)?;
-            }
-            log_modules(&mut scalars, &gan.modules(), step)?;
-            progress.update(step, step as f64 / started.elapsed().as_secs_f64(), None);
         }
-        let eval_due = run.eval_interval > 0 && step.is_multiple_of(run.eval_interval);
-        if eval_due || step == run.total_steps {
-            eval = log_eval(&mut scalars, gan.evaluate(), step)?;
-        }
+        Ok(Some(Advanced::Iterations))
     }
-    progress.finish();
-    let wall = started.elapsed().as_secs_f64();
-    let flops = gan.flops();
-    scalars.scalar("flops/train_relative_to_dense", flops.train, run.total_steps)?;
-    scalars.flush()?;
-    let summary = Summary {
-        algo: "gan".into(),
-        env: run.env.clone(),
-        seed: run.seed,
-        total_steps: run.total_steps,
-        wall_seconds: wall,
-        sps: run.total_steps as f64 / wall.max(1e-9),
-        episodes_per_second: None,
-        eval,
-        modules: module_summaries(gan.modules()),
-        flops: flops.into(),
-    };
-    write_summary(run_dir.path(), &summary)?;
-    Ok(summary)
+
+    /// Mode coverage of the generator's samples from latents fixed by the run seed.
+    fn evaluate(&mut self, _episodes: usize, _seed: u64) -> Result<GanEvalSummary> {
+        let coverage = self.gan.evaluate();
+        Ok(GanEvalSummary {
+            samples: coverage.samples,
+            modes_covered: coverage.modes_covered(),
+            modes: coverage.counts.len(),
+            high_quality_fraction: coverage.high_quality_fraction(),
+            reverse_kl: coverage.reverse_kl(),
+        })
+    }
+
+    fn dormant_fractions(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+
+    fn reports_episode_rate(&self) -> bool {
+        false
+    }
+
+    fn agent(&self) -> &dyn Trainable {
+        &self.gan
+    }
+
+    fn agent_mut(&mut self) -> &mut dyn Trainable {
+        &mut self.gan
+    }
+}
+
+/// Ranked by the modes covered; logs them, the high-quality fraction and the reverse KL.
+impl Evaluated for GanEvalSummary {
+    type Summary = Self;
+
+    fn score(&self) -> f64 {
+        self.modes_covered as f64
+    }
+
+    fn log(&self, scalars: &mut Scalars, step: usize) -> Result<()> {
+        scalars.scalar("eval/modes_covered", self.modes_covered as f64, step)?;
+        scalars.scalar("eval/high_quality_fraction", self.high_quality_fraction, step)?;
+        if let Some(kl) = self.reverse_kl {
+            scalars.scalar("eval/reverse_kl", kl, step)?;
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> Self {
+        self.clone()
+    }
 }
 
 /// The GAN of a (resolved) config on backend `B`.
@@ -108,21 +140,4 @@ fn build<B: AutodiffBackend>(config: &Config, device: B::Device) -> Result<Gan<B
 pub fn preflight(config: &Config) -> Result<()> {
     on_backend!(config.run.backend, |B, device| build::<B>(config, device)
         .map(drop))
-}
-
-/// Logs an evaluation at `step` and returns it as the summary's `eval`.
-fn log_eval(scalars: &mut Scalars, coverage: ModeCoverage, step: usize) -> Result<GanEvalSummary> {
-    let eval = GanEvalSummary {
-        samples: coverage.samples,
-        modes_covered: coverage.modes_covered(),
-        modes: coverage.counts.len(),
-        high_quality_fraction: coverage.high_quality_fraction(),
-        reverse_kl: coverage.reverse_kl(),
-    };
-    scalars.scalar("eval/modes_covered", eval.modes_covered as f64, step)?;
-    scalars.scalar("eval/high_quality_fraction", eval.high_quality_fraction, step)?;
-    if let Some(kl) = eval.reverse_kl {
-        scalars.scalar("eval/reverse_kl", kl, step)?;
-    }
-    Ok(eval)
 }

@@ -13,7 +13,7 @@ use sparse_rl_agents::marl::MarlAgent;
 use sparse_rl_envs::{MaObs, MultiAgentEnv};
 
 use crate::config::Config;
-use crate::driver::{Episode, Learner, METRICS_EVERY};
+use crate::driver::{Advanced, Episode, Learner, METRICS_EVERY};
 use crate::log::tensorboard::Scalars;
 use crate::run::{eval_seed, load_checkpoint, load_run_config, Evaluation};
 
@@ -34,16 +34,18 @@ impl MultiAgentLearner {
 }
 
 impl Learner for MultiAgentLearner {
+    type Eval = Evaluation;
+
     /// A whole exploring episode, as PyMARL's episode runner plays it (past the step budget if it ends
     /// inside); the agent stores it and trains at its end. Its losses are logged whenever the episode passed
     /// a multiple of [`METRICS_EVERY`] env steps.
-    fn play_episode(
+    fn advance(
         &mut self,
         seed: u64,
         step: &mut usize,
         _total: usize,
         scalars: &mut Scalars,
-    ) -> Result<Option<Episode>> {
+    ) -> Result<Option<Advanced>> {
         let mut obs = self.env.reset(Some(seed));
         self.agent.begin_episode();
         let (first, mut ret, mut len) = (*step, 0.0, 0);
@@ -61,11 +63,11 @@ impl Learner for MultiAgentLearner {
                         scalars.scalar(tag, value, *step)?;
                     }
                 }
-                return Ok(Some(Episode {
+                return Ok(Some(Advanced::Episode(Episode {
                     ret,
                     len,
                     solved: Some(self.env.solved()),
-                }));
+                })));
             }
             obs = s.obs;
         }

@@ -12,8 +12,8 @@ use sparse_rl_envs::{Action, Env};
 
 use crate::checkpoint;
 use crate::config::Config;
-use crate::driver::{drive, Episode, Learner, METRICS_EVERY};
-use crate::log::summary::Summary;
+use crate::driver::{drive, Advanced, Episode, Evaluated, Learner, METRICS_EVERY};
+use crate::log::summary::{EvalSummary, Summary};
 use crate::log::tensorboard::Scalars;
 
 /// Where a run starts from.
@@ -48,8 +48,36 @@ impl Evaluation {
     }
 }
 
-/// Trains any algorithm ([`crate::algorithms`]): through the driver, or the algorithm's own loop (the GAN);
-/// returns the summary as JSON.
+/// Ranked by the mean return; logs it and, where episodes can be solved, the win rate.
+impl Evaluated for Evaluation {
+    type Summary = EvalSummary;
+
+    fn score(&self) -> f64 {
+        self.mean()
+    }
+
+    fn log(&self, scalars: &mut Scalars, step: usize) -> Result<()> {
+        scalars.scalar("eval/return_mean", self.mean(), step)?;
+        if let Some(rate) = self.win_rate() {
+            scalars.scalar("eval/win_rate", rate, step)?;
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> EvalSummary {
+        EvalSummary {
+            episodes: self.returns.len(),
+            return_mean: self.mean(),
+            return_std: self.std(),
+            win_rate: self.win_rate(),
+        }
+    }
+}
+
+/// The learner of an RL algorithm: evaluated by episodic returns (what `eval` and `export` load).
+pub type EpisodicLearner = dyn Learner<Eval = Evaluation>;
+
+/// Trains any algorithm ([`crate::algorithms`]) through the driver; returns the summary as JSON.
 pub fn train_any(config: Config, start: Start, pause_at: Option<usize>) -> Result<Option<serde_json::Value>> {
     let config = config.resolved()?;
     if let Some(notice) = config.sparse_kernel_notice() {
@@ -87,14 +115,17 @@ impl SingleAgentLearner {
 }
 
 impl Learner for SingleAgentLearner {
-    /// Acts, stores and trains at every env step (the agent's losses logged every [`METRICS_EVERY`] steps).
-    fn play_episode(
+    type Eval = Evaluation;
+
+    /// Plays one episode, acting, storing and training at every env step (the agent's losses logged
+    /// every [`METRICS_EVERY`] steps).
+    fn advance(
         &mut self,
         seed: u64,
         step: &mut usize,
         total: usize,
         scalars: &mut Scalars,
-    ) -> Result<Option<Episode>> {
+    ) -> Result<Option<Advanced>> {
         let (mut obs, _) = self.env.reset(Some(seed));
         let (mut ret, mut len) = (0.0, 0usize);
         while *step < total {
@@ -111,11 +142,11 @@ impl Learner for SingleAgentLearner {
                 }
             }
             if s.terminated || s.truncated {
-                return Ok(Some(Episode {
+                return Ok(Some(Advanced::Episode(Episode {
                     ret,
                     len,
                     solved: None,
-                }));
+                })));
             }
             obs = s.obs;
         }

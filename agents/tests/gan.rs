@@ -5,6 +5,7 @@
 //! learning is a study's question, not this test's.
 
 use burn::backend::{Autodiff, Flex};
+use sparse_rl_agents::agent::Trainable;
 use sparse_rl_agents::gan::mixture::Mixture;
 use sparse_rl_agents::gan::trainer::{Balance, Gan, GanConfig};
 use sparse_rl_dst::adapt::{AdaptConfig, AdaptVariant};
@@ -71,4 +72,39 @@ fn adapt_moves_the_discriminator_while_rigl_keeps_the_generators_density() {
         "RigL keeps the generator's density: {}",
         g.density
     );
+}
+
+/// Samples of a freshly built GAN and its losses over `steps` iterations (seed 1, dense modules).
+fn dense_run(steps: usize) -> (Vec<f32>, Vec<f64>) {
+    let mut gan = Gan::<Autodiff<Flex>>::new(
+        GanConfig::default(),
+        Mixture::ring(),
+        |_| SparsityPolicy::default(),
+        steps,
+        1,
+        Default::default(),
+    )
+    .unwrap();
+    let initial = gan.samples(4);
+    let losses = (1..=steps)
+        .flat_map(|step| {
+            let l = gan.train_step(step).unwrap();
+            [l.g_loss, l.d_loss]
+        })
+        .collect();
+    (initial, losses)
+}
+
+/// GANs built and trained on parallel threads are each their seed's GAN: every parameter is drawn while the
+/// construction holds the backend's seed (none left to burn's lazy initialisation, drawn at first use from
+/// whatever another thread's construction seeded).
+#[test]
+fn gans_trained_on_parallel_threads_equal_the_gan_of_their_seed() {
+    let reference = dense_run(50);
+    for _ in 0..2 {
+        let threads: Vec<_> = (0..3).map(|_| std::thread::spawn(|| dense_run(50))).collect();
+        for thread in threads {
+            assert!(thread.join().unwrap() == reference);
+        }
+    }
 }

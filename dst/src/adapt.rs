@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// The three batch means measured at one balance-ratio point (D's raw logits, D after its update).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BalanceSample {
     /// `E_x[D(x_real)]`.
     pub real: f64,
@@ -42,7 +42,7 @@ impl BalanceSample {
 }
 
 /// Queue of the last `capacity` samples; the balance ratio is the mean of their ratios.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BalanceRatio {
     capacity: usize,
     samples: VecDeque<BalanceSample>,
@@ -278,7 +278,7 @@ pub enum AdaptAction {
 }
 
 /// ADAPT's discriminator density controller.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdaptController {
     config: AdaptConfig,
     density: f64,

@@ -9,9 +9,8 @@ use sparse_rl_envs::{Env, Space};
 
 use super::{resolve_table, single_agent, single_agent_env, table, Algorithm};
 use crate::config::Config;
-use crate::driver::Learner;
 use crate::memory::{networks, replay, Need};
-use crate::run::SingleAgentLearner;
+use crate::run::{EpisodicLearner, SingleAgentLearner};
 
 pub(super) struct Dqn;
 
@@ -50,7 +49,7 @@ impl Algorithm for Dqn {
         ])
     }
 
-    fn learner(&self, config: &Config) -> Result<Box<dyn Learner>> {
+    fn learner(&self, config: &Config) -> Result<Box<EpisodicLearner>> {
         Ok(Box::new(SingleAgentLearner::new(config)?))
     }
 

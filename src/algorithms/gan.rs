@@ -1,6 +1,7 @@
 //! The sparse GAN of the ADAPT experiment (`run.algo = "gan"`, table `[gan]`, `run.env` the dataset):
-//! the modules `generator` and `discriminator`. It runs its own loop ([`crate::gan_run`]): iterations,
-//! not episodes, evaluated by mode coverage, and no checkpoints (a run on 2-D data takes minutes).
+//! the modules `generator` and `discriminator`. Its learner ([`crate::gan_run`]) trains iterations, not
+//! episodes, and is evaluated by mode coverage, not returns; `eval` and `export`, which load an RL policy,
+//! do not take a GAN run.
 
 use anyhow::{anyhow, bail, Result};
 use sparse_rl_agents::gan::mixture::Mixture;
@@ -8,9 +9,8 @@ use sparse_rl_agents::gan::trainer::GanConfig;
 
 use super::{table, Algorithm};
 use crate::config::Config;
-use crate::driver::Learner;
 use crate::memory::{networks, Need};
-use crate::run::Start;
+use crate::run::{EpisodicLearner, Start};
 
 pub(super) struct Gan;
 
@@ -62,10 +62,10 @@ impl Algorithm for Gan {
         ])
     }
 
-    fn learner(&self, _config: &Config) -> Result<Box<dyn Learner>> {
+    fn learner(&self, _config: &Config) -> Result<Box<EpisodicLearner>> {
         bail!(
-            "run.algo = \"gan\" runs write no checkpoints (nothing to resume, evaluate or export); their \
-             evaluation is in summary.json"
+            "run.algo = \"gan\": `eval` and `export` load an RL agent's policy; a GAN run's evaluations \
+             (mode coverage) are in its TensorBoard scalars and summary.json"
         )
     }
 
@@ -75,13 +75,7 @@ impl Algorithm for Gan {
         start: Start,
         pause_at: Option<usize>,
     ) -> Result<Option<serde_json::Value>> {
-        let Start::Fresh { out } = start else {
-            bail!("--resume: run.algo = \"gan\" runs write no checkpoints");
-        };
-        if pause_at.is_some() {
-            bail!("--pause-at: run.algo = \"gan\" runs write no checkpoints");
-        }
-        Ok(Some(serde_json::to_value(crate::gan_run::train(config, &out)?)?))
+        super::json(crate::gan_run::train(config, start, pause_at)?)
     }
 
     fn preflight(&self, config: &Config) -> Result<()> {

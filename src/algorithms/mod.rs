@@ -23,9 +23,8 @@ use sparse_rl_dst::policy::SparsityPolicy;
 use sparse_rl_envs::{Env, MultiAgentEnv};
 
 use crate::config::{one_line, Config};
-use crate::driver::Learner;
 use crate::memory::Need;
-use crate::run::Start;
+use crate::run::{EpisodicLearner, Start};
 
 /// Every algorithm the CLI trains.
 pub const ALGORITHMS: &[&dyn Algorithm] = &[&dqn::Dqn, &sac::Sac, &qmix::Qmix, &gan::Gan];
@@ -50,7 +49,7 @@ pub trait Algorithm: Sync {
     fn memory(&self, config: &Config) -> Result<Vec<Need>>;
 
     /// The learner of a (resolved) config: the agent on the config's backend and its envs.
-    fn learner(&self, config: &Config) -> Result<Box<dyn Learner>>;
+    fn learner(&self, config: &Config) -> Result<Box<EpisodicLearner>>;
 
     /// A single-agent algorithm's agent for `env` on the config's backend.
     fn build_agent(&self, config: &Config, _env: &dyn Env) -> Result<Box<dyn Agent>> {
@@ -70,16 +69,18 @@ pub trait Algorithm: Sync {
         start: Start,
         pause_at: Option<usize>,
     ) -> Result<Option<serde_json::Value>> {
-        crate::run::train(config.clone(), start, pause_at)?
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(Into::into)
+        json(crate::run::train(config.clone(), start, pause_at)?)
     }
 
     /// Builds (and drops) what a run builds before it writes anything.
     fn preflight(&self, config: &Config) -> Result<()> {
         self.learner(config).map(drop)
     }
+}
+
+/// A run's summary (`None`: paused) as JSON, what [`Algorithm::train`] returns.
+pub fn json(summary: Option<impl Serialize>) -> Result<Option<serde_json::Value>> {
+    summary.map(serde_json::to_value).transpose().map_err(Into::into)
 }
 
 /// The algorithm `run.algo` names.

@@ -10,9 +10,9 @@ use sparse_rl_envs::MultiAgentEnv;
 use super::{policies, resolve_table, table, Algorithm};
 use crate::backend::on_backend;
 use crate::config::Config;
-use crate::driver::Learner;
 use crate::marl_run::MultiAgentLearner;
 use crate::memory::{networks, replay, Need};
+use crate::run::EpisodicLearner;
 
 pub(super) struct Qmix;
 
@@ -69,7 +69,7 @@ impl Algorithm for Qmix {
         ])
     }
 
-    fn learner(&self, config: &Config) -> Result<Box<dyn Learner>> {
+    fn learner(&self, config: &Config) -> Result<Box<EpisodicLearner>> {
         Ok(Box::new(MultiAgentLearner::new(config)?))
     }
 

@@ -9,6 +9,8 @@
 //! its step on the same z; every ΔT iterations ADAPT may move D's density. The balance ratio is measured
 //! in every mode, so static and RigL runs log it too.
 
+use std::path::Path;
+
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::tensor::activation::relu;
@@ -18,15 +20,17 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use sparse_rl_dst::adapt::{AdaptConfig, AdaptController, AdaptVariant, BalanceRatio, BalanceSample};
+use sparse_rl_dst::inference::Policy;
 use sparse_rl_dst::module::{flops_ratio, ModuleGroup, SparseModule};
 use sparse_rl_dst::policy::{PolicyKind, SparsityPolicy};
 use sparse_rl_dst::FusedAdam;
 
 use super::metrics::ModeCoverage;
 use super::mixture::Mixture;
-use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError};
+use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError, Trainable};
 use crate::checks::{positive_counts, positive_reals, positive_widths, unit_interval};
 use crate::networks::{Mlp, MlpConfig};
+use crate::persist;
 use crate::tensors::{matrix, to_vec};
 
 /// GAN hyper-parameters (`[gan]` table). Sizes, batch, Adam's β₁ and the 2-D latent are PacGAN's
@@ -137,6 +141,13 @@ impl GanConfig {
 
 type GanOptim<B> = OptimizerAdaptor<FusedAdam, Mlp<B>, B>;
 
+/// A fresh Adam state with the config's settings.
+fn adam<B: AutodiffBackend>(config: &GanConfig) -> GanOptim<B> {
+    FusedAdam::new(config.adam_eps as f32)
+        .with_betas(config.beta1 as f32, config.beta2 as f32)
+        .init()
+}
+
 /// A GAN being trained on backend `B`.
 pub struct Gan<B: AutodiffBackend> {
     config: GanConfig,
@@ -197,19 +208,19 @@ impl<B: AutodiffBackend> Gan<B> {
         let mut d_module = module("discriminator", d_policy.clone(), &discriminator)?;
         g_module.init(&mut generator, &mut rng)?;
         d_module.init(&mut discriminator, &mut rng)?;
+        // Every parameter drawn now, under the backend's seed lock: one left to burn's lazy initialisation
+        // would be drawn at its first use, from whatever another thread's seed left, and each `valid()`
+        // copy of it would draw its own.
+        crate::target::materialize(&generator);
+        crate::target::materialize(&discriminator);
         let adapt = config.adapt_config(total_steps);
         let controller = match config.balance {
             Balance::None => None,
             Balance::Adapt => Some(AdaptController::new(adapt.clone(), d_policy.density)?),
         };
-        let optim = || {
-            FusedAdam::new(config.adam_eps as f32)
-                .with_betas(config.beta1 as f32, config.beta2 as f32)
-                .init()
-        };
         Ok(Self {
-            g_optim: optim(),
-            d_optim: optim(),
+            g_optim: adam(&config),
+            d_optim: adam(&config),
             balance: BalanceRatio::new(adapt.queue_len)?,
             adapt,
             controller,
@@ -356,8 +367,10 @@ impl<B: AutodiffBackend> Gan<B> {
         }
         out
     }
+}
 
-    pub fn modules(&self) -> Vec<ModuleStats> {
+impl<B: AutodiffBackend> Trainable for Gan<B> {
+    fn modules(&self) -> Vec<ModuleStats> {
         vec![
             self.g_module
                 .module("generator")
@@ -368,10 +381,51 @@ impl<B: AutodiffBackend> Gan<B> {
         ]
     }
 
-    pub fn flops(&self) -> FlopsRatio {
+    fn flops(&self) -> FlopsRatio {
         flops_ratio(self.g_module.modules().iter().chain(self.d_module.modules()))
     }
+
+    /// Both networks with their masks, both Adam states, and in `gan.json` the sampling RNG, the two
+    /// modules (clocks, controllers), the balance-ratio queue and ADAPT's controller: a resumed run draws
+    /// the same batches and takes the same topology decisions as the uninterrupted one.
+    fn save(&self, dir: &Path) -> std::io::Result<()> {
+        persist::save_module(&self.generator, &dir.join("generator"))?;
+        persist::save_module(&self.discriminator, &dir.join("discriminator"))?;
+        persist::save_optim::<B, _, _>(&self.g_optim, &dir.join("g_optim"))?;
+        persist::save_optim::<B, _, _>(&self.d_optim, &dir.join("d_optim"))?;
+        let modules: Vec<&SparseModule> = self
+            .g_module
+            .modules()
+            .iter()
+            .chain(self.d_module.modules())
+            .collect();
+        let state = (&self.rng, modules, &self.balance, &self.controller);
+        persist::save_json(&dir.join(STATE_FILE), &state)
+    }
+
+    fn load(&mut self, dir: &Path) -> std::io::Result<()> {
+        let d = &self.device;
+        self.generator = persist::load_module(self.generator.clone(), &dir.join("generator"), d)?;
+        self.discriminator = persist::load_module(self.discriminator.clone(), &dir.join("discriminator"), d)?;
+        let g = std::mem::replace(&mut self.g_optim, adam(&self.config));
+        self.g_optim = persist::load_optim::<B, _, _>(g, &dir.join("g_optim"), d)?;
+        let o = std::mem::replace(&mut self.d_optim, adam(&self.config));
+        self.d_optim = persist::load_optim::<B, _, _>(o, &dir.join("d_optim"), d)?;
+        let modules: Vec<SparseModule>;
+        (self.rng, modules, self.balance, self.controller) = persist::load_json(&dir.join(STATE_FILE))?;
+        for group in [&mut self.g_module, &mut self.d_module] {
+            group.restore(&modules).map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    fn policy(&self) -> Result<Policy, String> {
+        Err("a GAN's generator is not an acting policy: export writes the RL algorithms' policies".into())
+    }
 }
+
+/// Where a checkpoint keeps the GAN's state besides its networks and optimizers.
+const STATE_FILE: &str = "gan.json";
 
 /// log(1 + eˣ), computed as max(x, 0) + log1p(e^−|x|) so that large logits do not overflow.
 fn softplus<B: AutodiffBackend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
