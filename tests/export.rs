@@ -1,7 +1,7 @@
 //! `sparse-rl export` round trip: train a short sparse run, export its policy file, load it with the
 //! inference module alone and compare its actions with the trained agent's greedy actions on a few
 //! thousand observations met in the run's env (DQN and QMIX: the same action every time; SAC: the same
-//! action to within 1e-6).
+//! action to within 1e-6); evaluation, which acts through that network, earns the agent's own returns.
 
 mod common;
 
@@ -107,6 +107,33 @@ fn exported_dqn_acts_as_the_trained_agent() {
         actions[want] += 1;
     }
     assert!(actions.iter().all(|&n| n > 0), "both actions occur: {actions:?}");
+    // Evaluation acts through the same inference network: the returns the agent earns acting itself.
+    let evaluated = sparse_rl::run::eval_run(&run, "latest", 4).unwrap().returns;
+    assert_eq!(evaluated, agent_returns(agent.as_mut(), env.as_mut(), &config, 4));
+}
+
+/// Greedy returns of `agent` acting itself (burn's forward) over the first `episodes` evaluation episodes
+/// of `config`'s run.
+fn agent_returns(
+    agent: &mut dyn sparse_rl_agents::agent::Agent,
+    env: &mut dyn sparse_rl_envs::Env,
+    config: &Config,
+    episodes: usize,
+) -> Vec<f64> {
+    (0..episodes)
+        .map(|i| {
+            let (mut obs, _) = env.reset(Some(sparse_rl::run::eval_seed(config.run.seed, i)));
+            let mut total = 0.0;
+            loop {
+                let s = env.step(&agent.act(&obs, false, 0)).unwrap();
+                total += s.reward;
+                if s.terminated || s.truncated {
+                    return total;
+                }
+                obs = s.obs;
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -134,6 +161,14 @@ fn exported_sac_actor_acts_as_the_trained_agent() {
         }
     }
     assert!(worst <= 1e-6, "largest action difference {worst}");
+    let evaluated = sparse_rl::run::eval_run(&run, "latest", 3).unwrap().returns;
+    let acting = agent_returns(agent.as_mut(), env.as_mut(), &config, 3);
+    for (e, a) in evaluated.iter().zip(&acting) {
+        assert!(
+            (e - a).abs() <= 1e-3 * a.abs().max(1.0),
+            "evaluated {evaluated:?}, acting {acting:?}"
+        );
+    }
 }
 
 #[test]
