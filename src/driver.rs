@@ -167,7 +167,7 @@ pub(crate) fn drive<L: Learner + ?Sized>(
     scalars.scalar("flops/train_relative_to_dense", flops.train, state.step)?;
     scalars.flush()?;
     cadence.close(&mut state, ev.score(), |d| Ok(learner.agent().save(d)?))?;
-    let mut summary = summary(run, state.step, wall, &ev, learner.agent().modules(), flops);
+    let mut summary = summary(run, &state, wall, &ev, learner.agent().modules(), flops);
     for (module, fraction) in dormant {
         if let Some(m) = summary.modules.get_mut(module) {
             m.dormant_fraction = Some(fraction);
@@ -202,10 +202,10 @@ fn write_summary(run_dir: &Path, summary: &impl serde::Serialize) -> Result<()> 
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The `summary.json` of a finished run of `steps` env steps in `wall` seconds.
+/// The `summary.json` of a run finished at `state`, in `wall` seconds.
 fn summary<E: Evaluated>(
     run: &RunConfig,
-    steps: usize,
+    state: &LoopState,
     wall: f64,
     ev: &E,
     modules: Vec<ModuleStats>,
@@ -215,11 +215,12 @@ fn summary<E: Evaluated>(
         algo: run.algo.clone(),
         env: run.env.clone(),
         seed: run.seed,
-        total_steps: steps,
+        total_steps: state.step,
         wall_seconds: wall,
-        sps: steps as f64 / wall.max(1e-9),
+        sps: state.step as f64 / wall.max(1e-9),
         episodes_per_second: None,
         eval: ev.summary(),
+        evaluations: state.evaluations.map(Into::into),
         modules: module_summaries(modules),
         flops: flops.into(),
     }

@@ -36,6 +36,8 @@ fn assert_resume_equals_whole(config: impl Fn() -> Config, pause_at: usize) {
     assert!(csv_b.lines().count() > first_half);
     assert_eq!(csv_a, csv_b, "episode returns differ after resuming");
     assert_eq!(whole.eval, resumed.eval);
+    assert_eq!(whole.evaluations, resumed.evaluations);
+    assert!(whole.evaluations.is_some_and(|e| e.count > 1));
     assert_eq!(whole.total_steps, resumed.total_steps);
     for which in ["best", "latest"] {
         assert_eq!(

@@ -164,6 +164,22 @@ fn a_run_writes_tensorboard_scalars_that_tensorboard_reads() {
     assert_eq!(last_eval.0 as usize, summary.total_steps);
     assert!((last_eval.1 as f64 - summary.eval.return_mean).abs() < 1e-3);
 
+    // summary.json's `evaluations`: the count, highest and mean of every logged evaluation.
+    let scores: Vec<f64> = tags["eval/return_mean"]
+        .iter()
+        .map(|(_, v)| f64::from(*v))
+        .collect();
+    assert!(
+        scores.len() >= 3,
+        "evaluations at 1000, 2000 and the end: {scores:?}"
+    );
+    let all = summary.evaluations.expect("a fresh run keeps its evaluations");
+    assert_eq!(all.count, scores.len());
+    let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+    assert!((all.max - max).abs() < 1e-3, "{} against {max}", all.max);
+    assert!((all.mean - mean).abs() < 1e-3, "{} against {mean}", all.mean);
+
     // The dormant-neuron fraction of each module at every evaluation, the last one in summary.json.
     let eval_steps: Vec<i64> = tags["eval/return_mean"].iter().map(|(s, _)| *s).collect();
     for module in ["encoder", "critic"] {

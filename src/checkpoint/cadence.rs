@@ -64,13 +64,17 @@ impl Cadence {
         due
     }
 
-    /// After an evaluation returning `mean`: writes `best` (with `save`) when it beats the best so far.
+    /// After an evaluation returning `mean`: counts it, and writes `best` (with `save`) when it beats the
+    /// best so far.
     fn keep_best(
         &self,
         state: &mut LoopState,
         mean: f64,
         save: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<()> {
+        if let Some(evaluations) = &mut state.evaluations {
+            evaluations.add(mean);
+        }
         if state.best_eval.is_none_or(|b| mean > b) {
             state.best_eval = Some(mean);
             self.write(state, "best", save)?;

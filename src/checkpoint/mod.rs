@@ -33,6 +33,39 @@ pub struct LoopState {
     /// from them after a resume, so a resumed run evaluates and keeps `best` where the straight run does.
     pub last_eval: usize,
     pub last_checkpoint: usize,
+    /// Every evaluation's score so far, the final one included (absent in a checkpoint written before
+    /// runs kept it: a run resumed from one reports no [`Evaluations`]).
+    #[serde(default)]
+    pub evaluations: Option<Evaluations>,
+}
+
+/// The scores of a run's evaluations taken together: the protocol of the EPyMARL benchmark (Papoudakis et
+/// al. 2021), which reports each run's maximum and its average over training of the mean evaluation
+/// return, beside the final one.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluations {
+    pub count: usize,
+    pub sum: f64,
+    /// The highest score (0 before the first evaluation).
+    pub max: f64,
+}
+
+impl Evaluations {
+    /// Counts one more evaluation scoring `score`.
+    pub fn add(&mut self, score: f64) {
+        self.max = if self.count == 0 {
+            score
+        } else {
+            self.max.max(score)
+        };
+        self.count += 1;
+        self.sum += score;
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count.max(1) as f64
+    }
 }
 
 impl LoopState {
@@ -46,6 +79,7 @@ impl LoopState {
             wall_seconds: 0.0,
             last_eval: 0,
             last_checkpoint: 0,
+            evaluations: Some(Evaluations::default()),
         }
     }
 }
@@ -254,6 +288,30 @@ mod tests {
     fn read(run: &Path) -> (usize, String) {
         let (d, s) = open(run, "latest", CONFIG).unwrap();
         (s.step, fs::read_to_string(d.join("a")).unwrap())
+    }
+
+    /// The tally's maximum is the highest score even when every score is negative (Pendulum's returns).
+    #[test]
+    fn evaluations_count_the_highest_and_the_mean_score() {
+        let mut e = Evaluations::default();
+        for score in [-300.0, -150.0, -240.0] {
+            e.add(score);
+        }
+        assert_eq!((e.count, e.max, e.mean()), (3, -150.0, -230.0));
+    }
+
+    /// A checkpoint written before runs kept their evaluations loads; its run reports none.
+    #[test]
+    fn a_loop_state_without_evaluations_loads() {
+        let old = LoopState {
+            evaluations: None,
+            ..state(7)
+        };
+        let text = serde_json::to_string(&old).unwrap();
+        let text = text.replace(r#","evaluations":null"#, "");
+        assert!(!text.contains("evaluations"), "{text}");
+        let back: LoopState = serde_json::from_str(&text).unwrap();
+        assert_eq!((back.step, back.evaluations), (7, None));
     }
 
     #[test]

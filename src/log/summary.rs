@@ -19,6 +19,10 @@ pub struct Summary<E = EvalSummary> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub episodes_per_second: Option<f64>,
     pub eval: E,
+    /// All the run's evaluations, the final one included (absent for a run resumed from a checkpoint that
+    /// did not keep them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluations: Option<EvaluationsSummary>,
     pub modules: BTreeMap<String, ModuleSummary>,
     pub flops: FlopsSummary,
 }
@@ -31,6 +35,25 @@ pub struct EvalSummary {
     /// Fraction of evaluation episodes solved (multi-agent runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub win_rate: Option<f64>,
+}
+
+/// The scores of all a run's evaluations (`eval.return_mean`; `eval.modes_covered` for the GAN): their
+/// number, highest and mean, EPyMARL's "maximum" and "average" returns.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct EvaluationsSummary {
+    pub count: usize,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl From<crate::checkpoint::Evaluations> for EvaluationsSummary {
+    fn from(e: crate::checkpoint::Evaluations) -> Self {
+        Self {
+            count: e.count,
+            max: e.max,
+            mean: e.mean(),
+        }
+    }
 }
 
 /// The GAN's evaluation (VEEGAN / PacGAN metrics, `agents::gan::metrics`).
