@@ -84,7 +84,8 @@ proptest! {
     fn csr_and_dense_match_burn(
         widths in proptest::collection::vec(1usize..24, 2..5),
         density in 0.0f64..1.0,
-        batch in 1usize..33,
+        // Half the cases at batch 1, where CSR runs its own kernel (each row gathers its inputs).
+        batch in prop_oneof![Just(1usize), 1usize..33],
         seed in any::<u64>(),
     ) {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -93,7 +94,10 @@ proptest! {
             .enumerate()
             .map(|(i, w)| (random_layer(&mut rng, w[1], w[0], density), ACTIVATIONS[i % 3]))
             .collect();
-        let input: Vec<f32> = (0..batch * widths[0]).map(|_| rng.random_range(-1.0..1.0)).collect();
+        // Exact zeros among the inputs too, as after a ReLU.
+        let input: Vec<f32> = (0..batch * widths[0])
+            .map(|_| if rng.random_bool(0.3) { 0.0 } else { rng.random_range(-1.0..1.0) })
+            .collect();
         let refs: Vec<(&HostLayer, Activation)> = layers.iter().map(|(l, a)| (l, *a)).collect();
         let expected = burn_forward(&refs, &input, batch);
 
