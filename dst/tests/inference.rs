@@ -84,7 +84,7 @@ proptest! {
     fn csr_and_dense_match_burn(
         widths in proptest::collection::vec(1usize..24, 2..5),
         density in 0.0f64..1.0,
-        // Half the cases at batch 1, where CSR runs its own kernel (each row gathers its inputs).
+        // Half the cases at batch 1, where CSR runs its own kernel (eight rows sorted by length at a time).
         batch in prop_oneof![Just(1usize), 1usize..33],
         seed in any::<u64>(),
     ) {

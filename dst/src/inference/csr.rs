@@ -36,7 +36,7 @@ const SLICE: usize = 8;
 /// keeps the padding to the few rows where the lengths step down (unsorted, a random 10%-dense 256-wide
 /// layer pads about a quarter). A batch-1 product then runs eight rows at once, one gather and one
 /// FMA per entry, and stores eight outputs without the horizontal sum per row that CSR's rows need (at
-/// density 0.1 a 256-wide row holds about 26 weights, so that sum was a large share of the work).
+/// density 0.1 a 256-wide row holds about 26 weights, so that sum is a large share of a row's work).
 #[derive(Clone, Debug, PartialEq)]
 struct Sliced {
     /// The row each sorted position holds: slice `s`, lane `l` computes row `order[8s + l]`.
@@ -77,6 +77,15 @@ impl Sliced {
             sliced.starts.push((sliced.values.len() / SLICE) as u32);
         }
         sliced
+    }
+
+    /// Writes the eight `sums` of the slice whose first sorted position is `first` to their rows of `y`,
+    /// each plus its bias (a last, partial slice writes only its real rows).
+    fn store(&self, first: usize, sums: [f32; SLICE], bias: &[f32], y: &mut [f32]) {
+        let last = (first + SLICE).min(self.order.len());
+        for (&r, a) in self.order[first..last].iter().zip(sums) {
+            y[r as usize] = bias[r as usize] + a;
+        }
     }
 }
 
@@ -241,10 +250,10 @@ impl CsrLinear {
     /// without its fused multiply-adds.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let Sliced {
-            order,
             starts,
             columns,
             values,
+            ..
         } = &self.by_slices;
         for (slice, first) in (0..self.rows).step_by(SLICE).enumerate() {
             let mut acc = [0.0f32; SLICE];
@@ -255,10 +264,7 @@ impl CsrLinear {
                     acc[lane] += v[lane] * x[c[lane] as usize];
                 }
             }
-            let last = (first + SLICE).min(self.rows);
-            for (&r, a) in order[first..last].iter().zip(acc) {
-                y[r as usize] = self.bias[r as usize] + a;
-            }
+            self.by_slices.store(first, acc, &self.bias, y);
         }
     }
 }
@@ -278,10 +284,10 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn forward(layer: &CsrLinear, x: &[f32], y: &mut [f32]) {
         let Sliced {
-            order,
             starts,
             columns,
             values,
+            ..
         } = &layer.by_slices;
         debug_assert!(columns.iter().all(|&c| (c as usize) < x.len()));
         for (slice, first) in (0..layer.rows).step_by(SLICE).enumerate() {
@@ -293,10 +299,7 @@ mod avx2 {
             }
             let mut sums = [0.0f32; SLICE];
             _mm256_storeu_ps(sums.as_mut_ptr(), acc);
-            let last = (first + SLICE).min(layer.rows);
-            for (&r, a) in order[first..last].iter().zip(sums) {
-                y[r as usize] = layer.bias[r as usize] + a;
-            }
+            layer.by_slices.store(first, sums, &layer.bias, y);
         }
     }
 }
