@@ -22,8 +22,11 @@ pub struct CurvePoint {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
-    /// The row's labels and the x value, e.g. `rigl, 0.1`; the x value alone when the study has no other axis.
+    /// The row's labels, e.g. `rigl`; the x value when the study has no other axis.
     pub label: String,
+    /// The x value whose panel the curve is drawn in, e.g. `0.1`; empty when all curves share one panel
+    /// (a study with no other axis than x, and performance profiles).
+    pub panel: String,
     pub points: Vec<CurvePoint>,
 }
 
@@ -53,13 +56,14 @@ pub fn curves(table: &Table, manifest: &Manifest, x_axis: &str, runs_dir: &Path)
             if runs.is_empty() {
                 continue;
             }
-            let label = if row.label.is_empty() {
-                column.clone()
+            let (label, panel) = if row.label.is_empty() {
+                (column.clone(), String::new())
             } else {
-                format!("{}, {column}", row.label)
+                (row.label.clone(), column.clone())
             };
             out.push(Curve {
                 label,
+                panel,
                 points: aggregate(&runs),
             });
         }

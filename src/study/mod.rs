@@ -218,7 +218,7 @@ fn write_report(study: &Study, manifest: &Manifest, source: &Path, study_dir: &P
         plot::write(study_dir, t, &metric)?;
         let curves = curves::curves(t, manifest, &study.x, &study_dir.join("runs"));
         if !curves.is_empty() {
-            plot::write_curves(study_dir, &t.experiment, &curves, &metric)?;
+            plot::write_curves(study_dir, &t.experiment, &study.x, &curves, &metric)?;
             with_curves.push(t.experiment.clone());
         }
         let table_profiles = report::profiles_of(t, study.metric_range);

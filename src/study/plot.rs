@@ -1,9 +1,11 @@
 //! Three figures per experiment, PNG and SVG: the learning curves (the metric during training, IQM over
-//! seeds with a 95% CI band, one colour per method), the final scores (IQM with 95% CI whiskers against the
-//! x axis, one colour per row of the table) and the performance profiles (per row, the fraction of runs
-//! above each score, with its band). A numeric x spanning a decade or more (densities 0.5 … 0.01) is drawn on a log
-//! scale, other numbers linearly, labels (modules, methods) as evenly spaced categories; ticks sit at the
-//! study's x values only.
+//! seeds with a 95% CI band, one colour per method, one panel per x value when the study has other axes),
+//! the final scores (IQM with 95% CI whiskers against the x axis, one colour per row of the table) and the
+//! performance profiles (per row, the fraction of runs above each score, with its band). A numeric x
+//! spanning a decade or more (densities 0.5 … 0.01) is drawn on a log scale, other numbers linearly,
+//! labels (modules, methods) as evenly spaced categories; ticks sit at the study's x values only. The
+//! legend has a column of its own right of the plots, so it never covers a point or a line, and a
+//! method keeps its colour in every panel.
 //!
 //! Text needs a TrueType font and plotters' `ab_glyph` reads one from a file (no fontconfig, no system
 //! library): `SPARSE_RL_FONT` names it, else a few usual system paths are tried. Without one the plots
@@ -16,12 +18,18 @@ use anyhow::{anyhow, Context, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::curves::Curve;
 use super::report::{interval, number};
 use super::table::Table;
 
+/// A figure of one panel, legend column aside.
 const SIZE: (u32, u32) = (900, 560);
+/// One panel of a figure of several.
+const PANEL: (u32, u32) = (600, 440);
+/// The band above several panels that holds the figure's caption.
+const CAPTION: u32 = 40;
 const FONT: &str = "sans-serif";
 const SYSTEM_FONTS: [&str; 5] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -51,8 +59,71 @@ impl Metric<'_> {
 /// What a figure shows: an experiment's final scores, its learning curves, or its performance profiles.
 enum Figure<'a> {
     Scores(&'a Table),
-    Curves(&'a str, &'a [Curve]),
+    /// The experiment, the study's x axis (which names the panels) and the curves.
+    Curves(&'a str, &'a str, &'a [Curve]),
     Profiles(&'a str, &'a [Curve]),
+}
+
+impl Figure<'_> {
+    /// The names of its rows or lines, each once, in order: the legend's entries, and the order of the
+    /// colours.
+    fn labels(&self) -> Vec<String> {
+        let names: Vec<&str> = match self {
+            Figure::Scores(table) => table.rows.iter().map(|r| r.label.as_str()).collect(),
+            Figure::Curves(_, _, curves) | Figure::Profiles(_, curves) => {
+                curves.iter().map(|c| c.label.as_str()).collect()
+            }
+        };
+        let mut labels: Vec<String> = Vec::new();
+        for name in names {
+            if !labels.iter().any(|l| l == name) {
+                labels.push(name.to_string());
+            }
+        }
+        labels
+    }
+
+    /// Its curves grouped by panel, in order of first appearance (one group for final scores).
+    fn panels(&self) -> Vec<(&str, Vec<&Curve>)> {
+        match self {
+            Figure::Curves(_, _, curves) | Figure::Profiles(_, curves) => panels(curves),
+            Figure::Scores(_) => vec![("", Vec::new())],
+        }
+    }
+
+    /// Its size in pixels: the panels' grid, the caption band above several panels, the legend's column.
+    fn size(&self, text: bool) -> (u32, u32) {
+        let count = self.panels().len();
+        let (width, height) = if count <= 1 {
+            SIZE
+        } else {
+            let (rows, columns) = grid(count);
+            let caption = if text { CAPTION } else { 0 };
+            (PANEL.0 * columns as u32, PANEL.1 * rows as u32 + caption)
+        };
+        (width + legend_width(&self.labels(), text), height)
+    }
+}
+
+fn panels(curves: &[Curve]) -> Vec<(&str, Vec<&Curve>)> {
+    let mut out: Vec<(&str, Vec<&Curve>)> = Vec::new();
+    for curve in curves {
+        match out.iter_mut().find(|(panel, _)| *panel == curve.panel) {
+            Some((_, members)) => members.push(curve),
+            None => out.push((&curve.panel, vec![curve])),
+        }
+    }
+    out
+}
+
+/// Rows and columns of a grid of `count` panels: up to three side by side, more in rows of at most three.
+fn grid(count: usize) -> (usize, usize) {
+    let columns = if count <= 3 {
+        count.max(1)
+    } else {
+        count.div_ceil(2).min(3)
+    };
+    (count.div_ceil(columns), columns)
 }
 
 /// Writes `<dir>/<experiment>.png` and `.svg`: the final scores.
@@ -70,31 +141,39 @@ pub fn write_profiles(dir: &Path, experiment: &str, profiles: &[Curve], metric: 
     )
 }
 
-/// Writes `<dir>/<experiment>_curves.png` and `.svg`: the learning curves.
-pub fn write_curves(dir: &Path, experiment: &str, curves: &[Curve], metric: &Metric) -> Result<()> {
+/// Writes `<dir>/<experiment>_curves.png` and `.svg`: the learning curves, one panel per value of the
+/// study's `x_axis` among the curves.
+pub fn write_curves(
+    dir: &Path,
+    experiment: &str,
+    x_axis: &str,
+    curves: &[Curve],
+    metric: &Metric,
+) -> Result<()> {
     render(
         dir,
         &format!("{experiment}_curves"),
-        &Figure::Curves(experiment, curves),
+        &Figure::Curves(experiment, x_axis, curves),
         metric,
     )
 }
 
 fn render(dir: &Path, name: &str, figure: &Figure, metric: &Metric) -> Result<()> {
     let text = font_registered();
+    let size = figure.size(text);
     let png = dir.join(format!("{name}.png"));
-    let mut rgb = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
+    let mut rgb = vec![0u8; 3 * size.0 as usize * size.1 as usize];
     draw_figure(
-        BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
+        BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area(),
         figure,
         metric,
         text,
     )
     .map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
-    write_png(&png, &rgb).with_context(|| format!("cannot write {}", png.display()))?;
+    write_png(&png, &rgb, size).with_context(|| format!("cannot write {}", png.display()))?;
     let svg = dir.join(format!("{name}.svg"));
     draw_figure(
-        SVGBackend::new(&svg, SIZE).into_drawing_area(),
+        SVGBackend::new(&svg, size).into_drawing_area(),
         figure,
         metric,
         text,
@@ -111,14 +190,19 @@ fn draw_figure<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    root.fill(&WHITE)?;
+    let labels = figure.labels();
+    let legend = legend_width(&labels, text);
+    let (plots, side) = root.split_horizontally(root.dim_in_pixel().0 - legend);
     match figure {
-        Figure::Scores(table) => draw(root, table, metric, text),
-        Figure::Curves(experiment, curves) => {
+        Figure::Scores(table) => draw(&plots, table, metric, text)?,
+        Figure::Curves(experiment, x_axis, curves) => {
+            // One scale for every panel, so that panels compare by eye.
             let points = || curves.iter().flat_map(|c| &c.points);
             let x_hi = points().map(|p| p.x).fold(0.0, f64::max);
             let lo = points().map(|p| p.lo).fold(f64::INFINITY, f64::min);
             let hi = points().map(|p| p.hi).fold(f64::NEG_INFINITY, f64::max);
-            let axes = Axes {
+            let mut axes = Axes {
                 caption: format!("{experiment}: {} during training (IQM, 95% CI)", metric.name),
                 x_desc: "training steps (environment steps; for the GAN, iterations)".into(),
                 y_desc: metric.name.into(),
@@ -126,7 +210,21 @@ where
                 y: metric.y_range(lo, hi),
                 x_label: steps_label,
             };
-            draw_lines(root, curves, &axes, text)
+            let panels = figure.panels();
+            if panels.len() <= 1 {
+                let members: Vec<&Curve> = curves.iter().collect();
+                draw_lines(&plots, &members, &axes, &labels, text)?;
+            } else {
+                let area = if text {
+                    plots.titled(&axes.caption, (FONT, 22))?
+                } else {
+                    plots
+                };
+                for ((panel, members), cell) in panels.iter().zip(area.split_evenly(grid(panels.len()))) {
+                    axes.caption = format!("{x_axis} = {panel}");
+                    draw_lines(&cell, members, &axes, &labels, text)?;
+                }
+            }
         }
         Figure::Profiles(experiment, profiles) => {
             let taus = || profiles.iter().flat_map(|c| &c.points).map(|p| p.x);
@@ -142,15 +240,25 @@ where
                 y: -0.02..1.02,
                 x_label: number,
             };
-            draw_lines(root, profiles, &axes, text)
+            let members: Vec<&Curve> = profiles.iter().collect();
+            draw_lines(&plots, &members, &axes, &labels, text)?;
         }
     }
+    if legend > 0 {
+        let marker = match figure {
+            Figure::Scores(_) => Marker::Dot,
+            Figure::Curves(..) | Figure::Profiles(..) => Marker::Line,
+        };
+        draw_legend(&side, &labels, marker)?;
+    }
+    root.present()?;
+    Ok(())
 }
 
-/// Encodes an RGB8 buffer of [`SIZE`].
-fn write_png(path: &Path, rgb: &[u8]) -> Result<()> {
+/// Encodes an RGB8 buffer of `size`.
+fn write_png(path: &Path, rgb: &[u8], size: (u32, u32)) -> Result<()> {
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut encoder = png::Encoder::new(file, SIZE.0, SIZE.1);
+    let mut encoder = png::Encoder::new(file, size.0, size.1);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header()?;
@@ -177,10 +285,65 @@ fn font_registered() -> bool {
     })
 }
 
-/// A legend names the rows; a study with only the x axis has one unnamed row, and its legend would be an
-/// empty box.
-fn has_legend(table: &Table) -> bool {
-    table.rows.iter().any(|row| !row.label.is_empty())
+/// The legend column's width in pixels: room for the widest label beside its marker, or nothing when
+/// there is no text or no named row (a study with only the x axis has one unnamed row, and its legend
+/// would be an empty box).
+fn legend_width(labels: &[String], text: bool) -> u32 {
+    if !text || labels.iter().all(String::is_empty) {
+        return 0;
+    }
+    let font = (FONT, LEGEND_FONT).into_font();
+    let widest = labels
+        .iter()
+        .map(|l| font.box_size(l).map_or(0, |(w, _)| w))
+        .max()
+        .unwrap_or(0);
+    widest + LEGEND_TEXT_X as u32 + 24
+}
+
+const LEGEND_FONT: u32 = 14;
+/// Where a legend entry's label starts, right of its marker.
+const LEGEND_TEXT_X: i32 = 34;
+/// The height of one legend entry.
+const LEGEND_LINE: i32 = 20;
+
+/// How a legend entry shows its colour: a dot (final scores) or a line (curves).
+#[derive(Clone, Copy)]
+enum Marker {
+    Dot,
+    Line,
+}
+
+/// The legend in its own column: per label, a marker in the label's colour, in a box level with the top
+/// of the plot.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: &[String],
+    marker: Marker,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let style = TextStyle::from((FONT, LEGEND_FONT).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let top = 56;
+    let bottom = top + LEGEND_LINE * labels.len() as i32 + 10;
+    let right = area.dim_in_pixel().0 as i32 - 12;
+    area.draw(&Rectangle::new([(0, top), (right, bottom)], BLACK))?;
+    for (i, label) in labels.iter().enumerate() {
+        let y = top + 5 + LEGEND_LINE * i as i32 + LEGEND_LINE / 2;
+        let color = colour(i);
+        match marker {
+            Marker::Dot => area.draw(&Circle::new((17, y), 4, color.filled()))?,
+            Marker::Line => area.draw(&PathElement::new(vec![(7, y), (27, y)], color.stroke_width(2)))?,
+        }
+        area.draw(&Text::new(label.as_str(), (LEGEND_TEXT_X, y), style.clone()))?;
+    }
+    Ok(())
+}
+
+/// The colour of the `i`-th label of a figure.
+fn colour(i: usize) -> RGBAColor {
+    Palette99::pick(i).to_rgba()
 }
 
 /// Where each column sits on the x axis, and whether that axis is logarithmic.
@@ -242,7 +405,7 @@ fn padded(lo: f64, hi: f64, fraction: f64) -> std::ops::Range<f64> {
 /// (densities) are joined by lines; categories (variants, modules) are points only, each row shifted a
 /// little so that whiskers at one category do not cover each other.
 fn draw<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
     table: &Table,
     metric: &Metric,
     text: bool,
@@ -250,8 +413,6 @@ fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
-    let legend = text && has_legend(table);
     let (xs, log) = positions(&table.columns);
     let categorical = table.columns.iter().any(|c| c.parse::<f64>().is_err());
     let rows = table.rows.len().max(1);
@@ -294,14 +455,13 @@ where
     let x_range = if xs.is_empty() {
         -1.0..1.0
     } else if categorical {
-        // Half a category of room on each side, and on the left the legend's width as well.
-        let left = if legend { 0.9 } else { 0.5 };
-        (min(&xs) - left * spacing)..(max(&xs) + 0.5 * spacing)
+        // Half a category of room on each side.
+        (min(&xs) - 0.5 * spacing)..(max(&xs) + 0.5 * spacing)
     } else {
         padded(min(&xs), max(&xs), 0.08)
     };
 
-    let mut builder = ChartBuilder::on(&root);
+    let mut builder = ChartBuilder::on(area);
     builder.margin(16).x_label_area_size(44).y_label_area_size(64);
     if text {
         builder.caption(
@@ -340,19 +500,15 @@ where
     }
     mesh.draw()?;
 
-    for (i, (row, points)) in table.rows.iter().zip(&series).enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    for (i, points) in series.iter().enumerate() {
+        let color = colour(i);
         if !categorical {
             chart.draw_series(LineSeries::new(
                 points.iter().map(|p| (p.0, p.1)),
                 color.stroke_width(2),
             ))?;
         }
-        let dots = chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 4, color.filled())))?;
-        if legend {
-            dots.label(&row.label)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-        }
+        chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 4, color.filled())))?;
         // The CI as an I-beam: one path per point.
         chart.draw_series(points.iter().filter(|p| p.3 > p.2).map(|&(x, _, lo, hi)| {
             let path = vec![
@@ -366,10 +522,6 @@ where
             PathElement::new(path, color.stroke_width(2))
         }))?;
     }
-    if legend {
-        draw_legend(&mut chart)?;
-    }
-    root.present()?;
     Ok(())
 }
 
@@ -383,27 +535,26 @@ struct Axes {
     x_label: fn(f64) -> String,
 }
 
-/// Lines with shaded bands, one colour per line (learning curves: the IQM over seeds at each evaluation
-/// and its 95% CI; profiles: the fraction of runs above each threshold and its band); a legend when
-/// there is more than one line; empty axes for no line.
+/// Lines with shaded bands, each in its label's colour among `labels` (learning curves: the IQM over
+/// seeds at each evaluation and its 95% CI; profiles: the fraction of runs above each threshold and its
+/// band); empty axes for no line.
 fn draw_lines<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    curves: &[Curve],
+    area: &DrawingArea<DB, Shift>,
+    curves: &[&Curve],
     axes: &Axes,
+    labels: &[String],
     text: bool,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
-    let legend = text && curves.len() > 1;
     let empty = curves.iter().all(|c| c.points.is_empty());
     let (x_range, y_range) = if empty {
         (0.0..1.0, 0.0..1.0)
     } else {
         (axes.x.clone(), axes.y.clone())
     };
-    let mut builder = ChartBuilder::on(&root);
+    let mut builder = ChartBuilder::on(area);
     builder.margin(16).x_label_area_size(44).y_label_area_size(64);
     if text {
         builder.caption(&axes.caption, (FONT, 22));
@@ -422,8 +573,8 @@ where
         mesh.x_labels(0).y_labels(0);
     }
     mesh.draw()?;
-    for (i, curve) in curves.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    for curve in curves {
+        let color = colour(labels.iter().position(|l| *l == curve.label).unwrap_or(0));
         let band: Vec<(f64, f64)> = curve
             .points
             .iter()
@@ -431,35 +582,11 @@ where
             .chain(curve.points.iter().rev().map(|p| (p.x, p.lo)))
             .collect();
         chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2).filled())))?;
-        let line = chart.draw_series(LineSeries::new(
+        chart.draw_series(LineSeries::new(
             curve.points.iter().map(|p| (p.x, p.iqm)),
             color.stroke_width(2),
         ))?;
-        if legend {
-            line.label(&curve.label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-        }
     }
-    if legend {
-        draw_legend(&mut chart)?;
-    }
-    root.present()?;
-    Ok(())
-}
-
-fn draw_legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-) -> Result<(), Box<dyn std::error::Error>>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
     Ok(())
 }
 
@@ -481,21 +608,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_named_rows_get_a_legend() {
-        let row = |label: &str| super::super::table::Row {
+    fn only_named_rows_get_a_legend_and_it_fits_the_widest_label() {
+        let labels = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let named = labels(&["rigl", "reciprocal-sensitivity"]);
+        assert_eq!(legend_width(&named, false), 0);
+        assert_eq!(legend_width(&labels(&[""]), true), 0);
+        assert_eq!(legend_width(&[], true), 0);
+        if font_registered() {
+            let short = legend_width(&labels(&["rigl"]), true);
+            assert!(short > LEGEND_TEXT_X as u32 && legend_width(&named, true) > short + 50);
+        }
+    }
+
+    #[test]
+    fn curves_share_a_panel_per_x_value_and_keep_their_label_order() {
+        let curve = |label: &str, panel: &str| Curve {
             label: label.into(),
-            cells: Vec::new(),
+            panel: panel.into(),
+            points: Vec::new(),
         };
-        let table = |rows| Table {
-            experiment: "e".into(),
-            row_title: String::new(),
-            x_axis: "variant".into(),
-            columns: Vec::new(),
-            rows,
-        };
-        assert!(!has_legend(&table(vec![row("")])));
-        assert!(!has_legend(&table(Vec::new())));
-        assert!(has_legend(&table(vec![row("rigl"), row("set")])));
+        let curves = [
+            curve("set", "0.1"),
+            curve("rigl", "0.1"),
+            curve("rigl", "0.02"),
+            curve("set", "0.02"),
+        ];
+        let figure = Figure::Curves("e", "density", &curves);
+        let panels = figure.panels();
+        assert_eq!(panels.iter().map(|p| p.0).collect::<Vec<_>>(), ["0.1", "0.02"]);
+        assert_eq!(panels[1].1[0].label, "rigl");
+        // Colours follow the first appearance: `set` is the first colour in both panels.
+        assert_eq!(figure.labels(), ["set", "rigl"]);
+        let (w, h) = figure.size(false);
+        assert_eq!((w, h), (2 * PANEL.0, PANEL.1));
+        let one = [curve("0.1", ""), curve("0.02", "")];
+        assert_eq!(Figure::Curves("e", "density", &one).size(false), SIZE);
+    }
+
+    #[test]
+    fn panels_sit_at_most_three_to_a_row() {
+        assert_eq!(grid(1), (1, 1));
+        assert_eq!(grid(3), (1, 3));
+        assert_eq!(grid(4), (2, 2));
+        assert_eq!(grid(5), (2, 3));
+        assert_eq!(grid(7), (3, 3));
     }
 
     #[test]

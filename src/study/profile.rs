@@ -72,6 +72,7 @@ pub fn as_curves(profiles: &[Profile]) -> Vec<Curve> {
         .filter(|p| !p.points.is_empty())
         .map(|p| Curve {
             label: p.label.clone(),
+            panel: String::new(),
             points: p
                 .points
                 .iter()

@@ -44,9 +44,9 @@ pub fn markdown(
          resamples, seed {SEED} (Agarwal et al. 2021, \"Deep Reinforcement Learning at the Edge of the \
          Statistical Precipice\"); a cell is one task, so the bootstrap redraws its runs with \
          replacement. The first figure of each experiment is its learning curves: the IQM over seeds of \
-         the metric at each evaluation during training, its 95% CI shaded (seeds evaluate at the first \
-         episode end after each interval, so each contributes its evaluation nearest to the steps of the \
-         cell's first seed). The second shows the final scores of the table: IQM with 95% CI whiskers. The \
+         the metric at each evaluation during training, its 95% CI shaded, one panel per x value when \
+         the study has other axes (seeds evaluate at the first episode end after each interval, so each \
+         contributes its evaluation nearest to the steps of the cell's first seed). The second shows the final scores of the table: IQM with 95% CI whiskers. The \
          third shows each row's performance profile.\n",
         manifest.metric
     );
