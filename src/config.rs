@@ -64,7 +64,8 @@ pub struct RunConfig {
     pub eval_interval: usize,
     #[serde(default = "default_eval_episodes")]
     pub eval_episodes: usize,
-    /// A checkpoint at the first episode end after every this many env steps.
+    /// A checkpoint at the first episode end after every this many env steps (0: only at a pause and at
+    /// the end).
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval: usize,
 }

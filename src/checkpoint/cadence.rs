@@ -83,11 +83,14 @@ impl Cadence {
     }
 
     /// Writes `latest` (with `save`) when one is due at `state.step`; returns whether the run pauses here.
-    /// A pause writes `latest` outside the schedule, which goes on from the last scheduled one.
+    /// A pause writes `latest` outside the schedule, which goes on from the last scheduled one. An
+    /// interval of 0 schedules none: `latest` is then written only at a pause and at the end.
     fn checkpoint(&self, state: &mut LoopState, save: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
         let step = state.step;
         let pause = self.pause_at.is_some_and(|p| step >= p) && step < self.total_steps;
-        let due = step - state.last_checkpoint >= self.checkpoint_interval && step < self.total_steps;
+        let due = self.checkpoint_interval > 0
+            && step - state.last_checkpoint >= self.checkpoint_interval
+            && step < self.total_steps;
         if due {
             state.last_checkpoint = step;
         }
@@ -141,5 +144,56 @@ impl Cadence {
     ) -> Result<()> {
         state.wall_seconds = self.wall();
         write(&self.run_dir, which, state, &self.config_text, save)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn cadence(dir: &Path, checkpoint_interval: usize, pause_at: Option<usize>) -> Cadence {
+        Cadence {
+            run_dir: dir.to_path_buf(),
+            config_text: String::new(),
+            eval_interval: 0,
+            checkpoint_interval,
+            total_steps: 1000,
+            pause_at,
+            wall_before: 0.0,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The steps, among episode ends every 50 steps, at which `latest` is written (the end excluded).
+    fn written(cadence: &Cadence) -> Vec<usize> {
+        let mut state = LoopState::fresh(rand_pcg::Pcg64Mcg::seed_from_u64(0));
+        let mut steps = Vec::new();
+        for step in (50..1000).step_by(50) {
+            state.step = step;
+            let wrote = std::cell::Cell::new(false);
+            let pause = cadence
+                .episode_end(&mut state, None, |_| {
+                    wrote.set(true);
+                    Ok(())
+                })
+                .unwrap();
+            if wrote.get() {
+                steps.push(step);
+            }
+            if pause {
+                break;
+            }
+        }
+        steps
+    }
+
+    #[test]
+    fn latest_follows_the_interval_and_an_interval_of_zero_schedules_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(written(&cadence(dir.path(), 300, None)), [300, 600, 900]);
+        assert_eq!(written(&cadence(dir.path(), 0, None)), Vec::<usize>::new());
+        // A pause still writes one, with or without a schedule.
+        assert_eq!(written(&cadence(dir.path(), 0, Some(420))), [450]);
     }
 }
