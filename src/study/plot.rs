@@ -402,8 +402,9 @@ fn padded(lo: f64, hi: f64, fraction: f64) -> std::ops::Range<f64> {
 }
 
 /// The final scores: per cell the IQM over seeds with its 95% bootstrap CI as a whisker. Numeric x values
-/// (densities) are joined by lines; categories (variants, modules) are points only, each row shifted a
-/// little so that whiskers at one category do not cover each other.
+/// (densities) are joined by lines; categories (variants, modules) are points only. Each row is shifted
+/// a little beside its x value (a quarter of the gap between x values shared by the rows, half of it for
+/// categories) so that whiskers at one x value do not cover each other.
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     table: &Table,
@@ -421,13 +422,8 @@ where
     } else {
         1.0
     };
-    let dodge = |i: usize| {
-        if categorical {
-            (i as f64 - (rows - 1) as f64 / 2.0) * 0.5 * spacing / rows as f64
-        } else {
-            0.0
-        }
-    };
+    let band = if categorical { 0.5 } else { 0.25 };
+    let dodge = |i: usize| (i as f64 - (rows - 1) as f64 / 2.0) * band * spacing / rows as f64;
     let series: Vec<Vec<(f64, f64, f64, f64)>> = table
         .rows
         .iter()
@@ -458,7 +454,8 @@ where
         // Half a category of room on each side.
         (min(&xs) - 0.5 * spacing)..(max(&xs) + 0.5 * spacing)
     } else {
-        padded(min(&xs), max(&xs), 0.08)
+        // Room for the shifted rows and a margin.
+        (min(&xs) - 0.2 * spacing)..(max(&xs) + 0.2 * spacing)
     };
 
     let mut builder = ChartBuilder::on(area);
