@@ -115,6 +115,33 @@ fn a_run_ending_mid_episode_ends_with_a_checkpoint() {
     assert_eq!(eval_run(&out, "best", 2).unwrap().returns.len(), 2);
 }
 
+/// `checkpoint_interval = 0` schedules no checkpoint during training: the only `latest` is the one the end
+/// writes, and its loop state never recorded a scheduled one (with an interval it records the last).
+#[test]
+fn an_interval_of_zero_checkpoints_only_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let last_scheduled = |interval: usize| {
+        let out = dir.path().join(format!("run{interval}"));
+        let text = common::tiny_dqn_text("")
+            .replace("total_steps = 3000", "total_steps = 800")
+            .replace(
+                "checkpoint_interval = 500",
+                &format!("checkpoint_interval = {interval}"),
+            );
+        train(
+            Config::parse(&text, &[]).unwrap(),
+            Start::Fresh { out: out.clone() },
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(loop_state(&out, "latest")["step"], 800);
+        loop_state(&out, "latest")["last_checkpoint"].as_u64().unwrap()
+    };
+    assert!(last_scheduled(500) >= 500);
+    assert_eq!(last_scheduled(0), 0);
+}
+
 /// SAC with SimBa networks for both modules, running observation normalisation and a dynamic sparse
 /// critic: the resumed run must also restore the observation statistics bit for bit.
 #[test]
