@@ -83,17 +83,12 @@ impl Figure<'_> {
         labels
     }
 
-    /// Its curves grouped by panel, in order of first appearance (one group for final scores).
-    fn panels(&self) -> Vec<(&str, Vec<&Curve>)> {
-        match self {
-            Figure::Curves(_, _, curves) | Figure::Profiles(_, curves) => panels(curves),
-            Figure::Scores(_) => vec![("", Vec::new())],
-        }
-    }
-
     /// Its size in pixels: the panels' grid, the caption band above several panels, the legend's column.
     fn size(&self, text: bool) -> (u32, u32) {
-        let count = self.panels().len();
+        let count = match self {
+            Figure::Curves(_, _, curves) => panels(curves).len(),
+            Figure::Scores(_) | Figure::Profiles(..) => 1,
+        };
         let (width, height) = if count <= 1 {
             SIZE
         } else {
@@ -105,6 +100,7 @@ impl Figure<'_> {
     }
 }
 
+/// The curves grouped by panel, in order of first appearance.
 fn panels(curves: &[Curve]) -> Vec<(&str, Vec<&Curve>)> {
     let mut out: Vec<(&str, Vec<&Curve>)> = Vec::new();
     for curve in curves {
@@ -210,7 +206,7 @@ where
                 y: metric.y_range(lo, hi),
                 x_label: steps_label,
             };
-            let panels = figure.panels();
+            let panels = panels(curves);
             if panels.len() <= 1 {
                 let members: Vec<&Curve> = curves.iter().collect();
                 draw_lines(&plots, &members, &axes, &labels, text)?;
@@ -634,7 +630,7 @@ mod tests {
             curve("set", "0.02"),
         ];
         let figure = Figure::Curves("e", "density", &curves);
-        let panels = figure.panels();
+        let panels = panels(&curves);
         assert_eq!(panels.iter().map(|p| p.0).collect::<Vec<_>>(), ["0.1", "0.02"]);
         assert_eq!(panels[1].1[0].label, "rigl");
         // Colours follow the first appearance: `set` is the first colour in both panels.

@@ -46,8 +46,9 @@ pub fn markdown(
          replacement. The first figure of each experiment is its learning curves: the IQM over seeds of \
          the metric at each evaluation during training, its 95% CI shaded, one panel per x value when \
          the study has other axes (seeds evaluate at the first episode end after each interval, so each \
-         contributes its evaluation nearest to the steps of the cell's first seed). The second shows the final scores of the table: IQM with 95% CI whiskers. The \
-         third shows each row's performance profile.\n",
+         contributes its evaluation nearest to the steps of the cell's first seed). The second shows \
+         the final scores of the table: IQM with 95% CI whiskers. The third shows each row's \
+         performance profile.\n",
         manifest.metric
     );
     let _ = writeln!(
