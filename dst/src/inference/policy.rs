@@ -9,9 +9,10 @@ use crate::error::DstError;
 
 /// Above this fraction of active weights a masked layer is stored dense. CSR keeps a 4-byte column index
 /// beside every 4-byte value, so it is the smaller form up to density 0.5, but at batch 1 (acting) its
-/// gathers cost more per weight than the dense row dot products: in `dst/benches/inference.rs` (three
-/// 256 × 256 layers, AVX2 gathers) CSR's time is about 62 µs × density against dense's 26.5 µs, equal
-/// near 0.43. Up to 0.4 CSR is both smaller and faster; above it dense is faster, which acting needs.
+/// scattered input reads cost more per weight than the dense row dot products: in
+/// `dst/benches/inference.rs` (three 256 × 256 layers) CSR's time is about 60 µs × density against
+/// dense's 26 µs, equal near 0.44. Up to 0.4 CSR is both smaller and faster; above it dense is faster,
+/// which acting needs.
 pub const CSR_MAX_DENSITY: f64 = 0.4;
 
 /// How an observation becomes the network's input.
