@@ -3,7 +3,8 @@
 //! over seeds, each with a 95% stratified percentile bootstrap confidence interval, and the number of runs:
 //! the estimates Agarwal et al. (2021) recommend for few-seed deep RL results, computed as `rliable` does
 //! (see [`super::stats`]). Where an experiment has several rows, a second table gives each row's
-//! probability of improvement over the first row at every x, with its interval; where the metric has a
+//! probability of improvement over the first row at every x, with its interval (with one row, each x
+//! value's over the first x value, as when the x axis lists the compared variants); where the metric has a
 //! known best score (the upper end of the study's `metric_range`), a third gives each cell's optimality
 //! gap; the last gives each row's performance profile at five thresholds ([`super::profile`]).
 
@@ -14,7 +15,7 @@ use super::profile::{self, Profile};
 use super::stats::{
     bootstrap_ci, iqm, mean, optimality_gap, probability_of_improvement_ci, task_probability_of_improvement,
 };
-use super::table::{Cell, Table};
+use super::table::{Cell, Row, Table};
 
 /// Bootstrap resamples per confidence interval: plenty for the 2.5% and 97.5% percentiles of a few seeds,
 /// and cheap (a cell has one task of a handful of runs).
@@ -91,33 +92,62 @@ pub fn markdown(
     md
 }
 
-/// Each row's probability of improvement over the first row, column by column; nothing for one row.
+/// Each row's probability of improvement over the first row, column by column; for a table of one row
+/// (the compared variants are the x axis), each column's over the first column; nothing for one cell.
 fn improvement_table(md: &mut String, t: &Table) {
-    let Some((first, others)) = t.rows.split_first() else {
+    match t.rows.as_slice() {
+        [] => {}
+        [row] => column_improvement(md, t, row),
+        [first, others @ ..] => {
+            improvement_note(md, "row", &first.label, &format!("at the same {}", t.x_axis));
+            table_header(md, t);
+            for row in others {
+                let cells: Vec<String> = row
+                    .cells
+                    .iter()
+                    .zip(&first.cells)
+                    .map(|(x, y)| improvement_text(&x.values, &y.values))
+                    .collect();
+                let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
+            }
+            md.push('\n');
+        }
+    }
+}
+
+/// The one row's later columns against its first.
+fn column_improvement(md: &mut String, t: &Table, row: &Row) {
+    let (Some((first, others)), Some(first_label)) = (row.cells.split_first(), t.columns.first()) else {
         return;
     };
     if others.is_empty() {
         return;
     }
+    improvement_note(md, &t.x_axis, first_label, "");
+    let _ = writeln!(md, "|  | {} |", t.columns[1..].join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(others.len()));
+    let cells: Vec<String> = others
+        .iter()
+        .map(|x| improvement_text(&x.values, &first.values))
+        .collect();
+    let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
+    md.push('\n');
+}
+
+/// The paragraph above a probability-of-improvement table: `P(which > reference)` with its definition.
+fn improvement_note(md: &mut String, which: &str, reference: &str, condition: &str) {
+    let condition = if condition.is_empty() {
+        String::new()
+    } else {
+        format!(" {condition}")
+    };
     let _ = writeln!(
         md,
-        "P(row > {0}): the probability that a run of the row scores higher than a run of `{0}` at the \
-         same {1}, ties counting half (the Mann-Whitney U statistic over n·m, rliable's probability of \
-         improvement; 0.5 is a tie), with its 95% bootstrap CI (the two cells' runs redrawn \
-         independently).\n",
-        first.label, t.x_axis
+        "P({which} > {reference}): the probability that a run of the {which} scores higher than a run of \
+         `{reference}`{condition}, ties counting half (the Mann-Whitney U statistic over n·m, rliable's \
+         probability of improvement; 0.5 is a tie), with its 95% bootstrap CI (the two cells' runs \
+         redrawn independently).\n"
     );
-    table_header(md, t);
-    for row in others {
-        let cells: Vec<String> = row
-            .cells
-            .iter()
-            .zip(&first.cells)
-            .map(|(x, y)| improvement_text(&x.values, &y.values))
-            .collect();
-        let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
-    }
-    md.push('\n');
 }
 
 /// Each cell's optimality gap to the best score `best`, with its interval.
@@ -340,16 +370,43 @@ mod tests {
             gaps.contains("| rigl | 0.667 [") && gaps.contains("] | – |"),
             "{gaps}"
         );
-        // One row: nothing to compare.
+        // One cell: nothing to compare.
         let mut alone = String::new();
         improvement_table(
             &mut alone,
             &Table {
-                rows: t.rows[..1].to_vec(),
+                columns: vec!["0.1".into()],
+                rows: vec![row("dense", &[&[1.0, 2.0, 4.0]])],
                 ..t.clone()
             },
         );
         assert!(alone.is_empty());
+    }
+
+    /// A table of one row whose columns are the compared variants: each later column against the first.
+    #[test]
+    fn one_row_compares_its_columns_with_the_first() {
+        let t = Table {
+            experiment: "e".into(),
+            row_title: String::new(),
+            x_axis: "variant".into(),
+            columns: vec!["dense".into(), "sparse".into(), "mast".into()],
+            rows: vec![row("", &[&[1.0, 2.0, 4.0], &[3.0, 4.0, 5.0], &[0.0]])],
+        };
+        let mut md = String::new();
+        improvement_table(&mut md, &t);
+        // sparse over dense: 7.5 / 9 as above; mast's one run 0 is below all three of dense's.
+        let (lo, hi) = probability_of_improvement_ci(
+            &[vec![3.0, 4.0, 5.0]],
+            &[vec![1.0, 2.0, 4.0]],
+            RESAMPLES,
+            SEED,
+            LEVEL,
+        );
+        assert!(md.contains("P(variant > dense)"), "{md}");
+        assert!(md.contains("|  | sparse | mast |"), "{md}");
+        let line = format!("|  | 0.833 [{lo:.3}, {hi:.3}] | 0.000 [0.000, 0.000] |");
+        assert!(md.contains(&line), "{md}");
     }
 
     /// By hand, over the range [0, 4] (thresholds 0, 1, 2, 3, 4 among the 41): dense's four runs 1, 2, 4
