@@ -99,7 +99,7 @@ fn improvement_table(md: &mut String, t: &Table) {
         [] => {}
         [row] => column_improvement(md, t, row),
         [first, others @ ..] => {
-            improvement_note(md, "row", &first.label, &format!("at the same {}", t.x_axis));
+            improvement_note(md, "row", &first.label, &format!(" at the same {}", t.x_axis));
             table_header(md, t);
             for row in others {
                 let cells: Vec<String> = row
@@ -134,13 +134,9 @@ fn column_improvement(md: &mut String, t: &Table, row: &Row) {
     md.push('\n');
 }
 
-/// The paragraph above a probability-of-improvement table: `P(which > reference)` with its definition.
+/// The paragraph above a probability-of-improvement table: `P(which > reference)` with its definition;
+/// `condition` (empty, or with a leading space) follows the reference.
 fn improvement_note(md: &mut String, which: &str, reference: &str, condition: &str) {
-    let condition = if condition.is_empty() {
-        String::new()
-    } else {
-        format!(" {condition}")
-    };
     let _ = writeln!(
         md,
         "P({which} > {reference}): the probability that a run of the {which} scores higher than a run of \
@@ -323,6 +319,17 @@ mod tests {
         assert!(mean_lo < 22.25 && 22.25 < mean_hi, "{text}");
     }
 
+    /// The interval of P(3, 4, 5 > 1, 2, 4), the pair both probability-of-improvement tests compare.
+    fn high_over_low_ci() -> (f64, f64) {
+        probability_of_improvement_ci(
+            &[vec![3.0, 4.0, 5.0]],
+            &[vec![1.0, 2.0, 4.0]],
+            RESAMPLES,
+            SEED,
+            LEVEL,
+        )
+    }
+
     fn row(label: &str, cells: &[&[f64]]) -> super::super::table::Row {
         super::super::table::Row {
             label: label.into(),
@@ -345,13 +352,7 @@ mod tests {
         let mut md = String::new();
         improvement_table(&mut md, &t);
         // rigl over dense at 0.1: 3 beats 1 and 2, 4 beats 1 and 2 and ties 4, 5 beats all three: 7.5 / 9.
-        let (lo, hi) = probability_of_improvement_ci(
-            &[vec![3.0, 4.0, 5.0]],
-            &[vec![1.0, 2.0, 4.0]],
-            RESAMPLES,
-            SEED,
-            LEVEL,
-        );
+        let (lo, hi) = high_over_low_ci();
         let line = format!("| rigl | 0.833 [{lo:.3}, {hi:.3}] | – |");
         assert!(md.contains(&line), "{md}");
         assert!(md.contains("P(row > dense)") && lo < 0.833 && 0.833 <= hi, "{md}");
@@ -396,13 +397,7 @@ mod tests {
         let mut md = String::new();
         improvement_table(&mut md, &t);
         // sparse over dense: 7.5 / 9 as above; mast's one run 0 is below all three of dense's.
-        let (lo, hi) = probability_of_improvement_ci(
-            &[vec![3.0, 4.0, 5.0]],
-            &[vec![1.0, 2.0, 4.0]],
-            RESAMPLES,
-            SEED,
-            LEVEL,
-        );
+        let (lo, hi) = high_over_low_ci();
         assert!(md.contains("P(variant > dense)"), "{md}");
         assert!(md.contains("|  | sparse | mast |"), "{md}");
         let line = format!("|  | 0.833 [{lo:.3}, {hi:.3}] | 0.000 [0.000, 0.000] |");

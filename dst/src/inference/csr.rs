@@ -34,9 +34,10 @@ const SLICE: usize = 8;
 /// first, then in slices of eight, each slice padded to its longest row and stored column by column:
 /// entry `j` of the slice's eight rows side by side, a padding entry being weight 0 at column 0. Sorting
 /// keeps the padding to the few rows where the lengths step down (unsorted, a random 10%-dense 256-wide
-/// layer pads about a quarter). A batch-1 product then runs eight rows at once, a step (an entry of each)
-/// being eight input loads and one FMA, and stores eight outputs without the horizontal sum per row that CSR's rows need (at
-/// density 0.1 a 256-wide row holds about 26 weights, so that sum is a large share of a row's work).
+/// layer pads about a quarter). A batch-1 product then runs eight rows at once, a step (an entry of
+/// each) being eight input loads and one FMA, and stores eight outputs without the horizontal sum per row
+/// that CSR's rows need (at density 0.1 a 256-wide row holds about 26 weights, so that sum is a large
+/// share of a row's work).
 #[derive(Clone, Debug, PartialEq)]
 struct Sliced {
     /// The row each sorted position holds: slice `s`, lane `l` computes row `order[8s + l]`.
@@ -277,8 +278,8 @@ mod avx2 {
 
     /// The batch-1 forward `y[r] = bias[r] + Σ_k values[k] · x[indices[k]]` on the sliced weights: per
     /// step of a slice, eight scalar loads of inputs put side by side and one FMA into the slice's eight
-    /// sums. Not AVX2's gather: on AMD's Zen cores it is microcoded, and this kernel with it took 1.6×
-    /// as long at density 0.1 (`dst/benches/inference.rs`, 10.1 against 6.2 µs on a Zen 3 EPYC).
+    /// sums. Not AVX2's gather: on AMD's Zen cores it is microcoded, and this kernel with it took 1.5×
+    /// as long at density 0.1 (`dst/benches/inference.rs`, 11.5 against 7.8 µs on a Zen 3 EPYC).
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA, `layer` must come from the checking constructors (its slices'
