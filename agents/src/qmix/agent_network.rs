@@ -99,26 +99,27 @@ impl<B: Backend> AgentNetwork<B> {
     }
 
     /// Q values of whole episodes: inputs `[B, T, n_agents, d_in]` → `[B, T, n_agents, n_actions]`, the
-    /// hidden state starting at zero at t = 0.
+    /// hidden state starting at zero at t = 0. With a GRU, fc1 and the cell run step by step on the inputs'
+    /// time slices (the inputs carry no gradient, so slicing them costs no backward) and fc2 once on all
+    /// steps.
     pub fn forward_episodes(&self, x: Tensor<B, 4>, dense_grad: bool) -> Tensor<B, 4> {
         let [b, t, n, d] = x.dims();
-        if self.gru.is_none() {
+        let (Some(gru), Some(head)) = (&self.gru, &self.head) else {
             let (q, _) = self.step(x.reshape([b * t * n, d]), None, dense_grad);
             let a = q.dims()[1];
             return q.reshape([b, t, n, a]);
-        }
+        };
         // [B, T, n, d] → [B·n, T, d]: one row per agent of each episode, stepped through time.
         let x = x.swap_dims(1, 2).reshape([b * n, t, d]);
-        let mut h = None;
-        let mut qs = Vec::with_capacity(t);
-        for k in 0..t {
-            let xk = x.clone().slice([0..b * n, k..k + 1, 0..d]).reshape([b * n, d]);
-            let (q, h_next) = self.step(xk, h, dense_grad);
-            qs.push(q);
-            h = h_next;
-        }
-        let q: Tensor<B, 3> = Tensor::stack(qs, 1);
-        let a = q.dims()[2];
+        let xs = (0..t)
+            .map(|k| {
+                let xk = x.clone().slice([0..b * n, k..k + 1, 0..d]).reshape([b * n, d]);
+                self.body.forward(xk, dense_grad)
+            })
+            .collect();
+        let hs: Tensor<B, 3> = Tensor::stack(gru.forward_sequence(xs, dense_grad), 1);
+        let q = head.forward(hs.reshape([b * n * t, self.hidden]), dense_grad);
+        let a = q.dims()[1];
         q.reshape([b, n, t, a]).swap_dims(1, 2)
     }
 

@@ -9,6 +9,7 @@ use burn::config::Config;
 use burn::module::{Initializer, Module};
 use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::backend::Backend;
+use burn::tensor::module::linear;
 use burn::tensor::Tensor;
 
 use super::linear::{MaskedLinear, MaskedLinearConfig};
@@ -61,6 +62,28 @@ impl<B: Backend> MaskedGruCell<B> {
         gates(gi, gh, h)
     }
 
+    /// A whole sequence from a zero hidden state: one input `[N, d_in]` per step → one hidden state
+    /// `[N, H]` per step, the values of calling [`Self::forward`] step by step. Both masked gate matrices
+    /// are formed once for the sequence rather than per step (QMIX unrolls each training batch over its
+    /// episodes' 50–100 steps). The inputs come one tensor per step, not as slices of one tensor: the
+    /// backward of a slice of a tracked tensor writes a zero tensor of the whole sequence's size per step.
+    /// `dense_grad`: dense gradients to both gate matrices, as [`Self::forward_dense_grad`].
+    pub fn forward_sequence(&self, xs: Vec<Tensor<B, 2>>, dense_grad: bool) -> Vec<Tensor<B, 2>> {
+        let (wi, bi) = self.input.effective(dense_grad);
+        let (wh, bh) = self.hidden.effective(dense_grad);
+        let mut h: Option<Tensor<B, 2>> = None;
+        let mut hs = Vec::with_capacity(xs.len());
+        for x in xs {
+            let prev = h.unwrap_or_else(|| Tensor::zeros([x.dims()[0], wh.dims()[0]], &x.device()));
+            let gi = linear(x, wi.clone(), bi.clone());
+            let gh = linear(prev.clone(), wh.clone(), bh.clone());
+            let next = gates(gi, gh, prev);
+            hs.push(next.clone());
+            h = Some(next);
+        }
+        hs
+    }
+
     /// The two masked matrices, input first.
     pub fn sparse_layers(&self) -> [&dyn SparseLayer<B>; 2] {
         [&self.input, &self.hidden]
@@ -79,4 +102,68 @@ fn gates<B: Backend>(gi: Tensor<B, 2>, gh: Tensor<B, 2>, h: Tensor<B, 2>) -> Ten
     let z = sigmoid(i_z + h_z);
     let n = tanh(i_n + r * h_n);
     (z.ones_like() - z.clone()) * n + z * h
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, NdArray};
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+
+    type B = Autodiff<NdArray>;
+
+    /// Hidden states and the gradients of both gate matrices for a loss over all hidden states, computed by
+    /// `forward_sequence` or by stepping `forward`.
+    fn run(cell: &MaskedGruCell<B>, x: &Tensor<B, 3>, sequence: bool, dense_grad: bool) -> Vec<Vec<f32>> {
+        let [n, t, d] = x.dims();
+        let x = x.clone().require_grad();
+        let hs: Tensor<B, 3> = if sequence {
+            let xs = (0..t).map(|k| x.clone().slice([0..n, k..k + 1, 0..d]).reshape([n, d]));
+            Tensor::stack(cell.forward_sequence(xs.collect(), dense_grad), 1)
+        } else {
+            let mut h = Tensor::<B, 2>::zeros([n, 4], &x.device());
+            let mut hs = Vec::new();
+            for k in 0..t {
+                let xk = x.clone().slice([0..n, k..k + 1, 0..d]).reshape([n, d]);
+                h = if dense_grad {
+                    cell.forward_dense_grad(xk, h)
+                } else {
+                    cell.forward(xk, h)
+                };
+                hs.push(h.clone());
+            }
+            Tensor::stack(hs, 1)
+        };
+        let values = hs.clone().into_data().to_vec().unwrap();
+        let grads = (hs.clone() * hs).sum().backward();
+        let g = |w: &MaskedLinear<B>| w.weight.val().grad(&grads).unwrap().into_data().to_vec().unwrap();
+        vec![values, g(&cell.input), g(&cell.hidden)]
+    }
+
+    #[test]
+    fn a_sequence_equals_stepping_the_cell_in_values_and_gradients() {
+        let device = Default::default();
+        let mut cell = MaskedGruCellConfig::new(3, 4).init::<B>(&device);
+        // A third of each gate matrix masked off.
+        for layer in cell.sparse_layers_mut() {
+            let mut topology = layer.topology("gru", None);
+            topology.mask = (0..topology.mask.len()).map(|i| i % 3 != 1).collect();
+            layer.set_topology(&topology).unwrap();
+        }
+        let x = Tensor::<B, 3>::random([2, 5, 3], Distribution::Normal(0.0, 1.0), &device);
+        for dense_grad in [false, true] {
+            let sequence = run(&cell, &x, true, dense_grad);
+            let stepped = run(&cell, &x, false, dense_grad);
+            for (a, b) in sequence.iter().flatten().zip(stepped.iter().flatten()) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b} (dense_grad {dense_grad})");
+            }
+            // The hidden matrix's masked-off weights get gradient only on the straight-through path.
+            let off = cell.hidden.topology("gru", None).mask;
+            let layout = cell.hidden.param_layout();
+            let host_grad = layout.to_host(&sequence[2]);
+            let off_grad = host_grad.iter().zip(&off).any(|(g, on)| !on && *g != 0.0);
+            assert_eq!(off_grad, dense_grad);
+        }
+    }
 }

@@ -122,6 +122,19 @@ impl<B: Backend> MaskedLinear<B> {
         linear(x, w, self.bias.as_ref().map(Param::val))
     }
 
+    /// The effective weight `W ⊙ M` (with `dense_grad`, the straight-through weight of
+    /// [`Self::forward_dense_grad`]) and the bias, for a caller that applies the layer at every step of a
+    /// sequence in one graph: the mask product is then formed, and differentiated, once instead of per step.
+    pub(crate) fn effective(&self, dense_grad: bool) -> (Tensor<B, 2>, Option<Tensor<B, 1>>) {
+        let (w, m) = (self.weight.val(), self.mask.val());
+        let w = if dense_grad {
+            straight_through(w, m)
+        } else {
+            masked(w, m)
+        };
+        (w, self.bias.as_ref().map(Param::val))
+    }
+
     /// Sets how [`Self::forward`] multiplies by the weight.
     pub fn set_execution(&mut self, execution: Execution) {
         self.execution = execution;
