@@ -59,7 +59,7 @@ enum Command {
         episodes: usize,
         #[arg(long, default_value = "best", value_parser = ["best", "latest"])]
         checkpoint: String,
-        /// Multi-agent runs: plays one greedy episode, printing the ASCII grid at every step.
+        /// Multi-agent runs: plays the first evaluation episode, printing the ASCII grid at every step.
         #[arg(long, conflicts_with = "episodes")]
         render: bool,
     },

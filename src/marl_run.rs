@@ -94,7 +94,8 @@ impl Learner for MultiAgentLearner {
     }
 }
 
-/// Greedy team returns and solved flags over `episodes` episodes with the run's fixed evaluation seeds.
+/// Team returns and solved flags over `episodes` evaluation episodes (greedy, or ε-greedy with the
+/// algorithm's evaluation ε) with the run's fixed evaluation seeds.
 pub fn evaluate(
     agent: &mut dyn MarlAgent,
     env: &mut dyn MultiAgentEnv,
@@ -106,22 +107,23 @@ pub fn evaluate(
         solved: Vec::with_capacity(episodes),
     };
     for i in 0..episodes {
-        let (total, solved) = greedy_episode(agent, env, eval_seed(seed, i), |_, _| Ok(()))?;
+        let (total, solved) = evaluation_episode(agent, env, eval_seed(seed, i), |_, _| Ok(()))?;
         ev.returns.push(total);
         ev.solved.push(solved);
     }
     Ok(ev)
 }
 
-/// One greedy episode; `show` sees the env before each step and at the end, with the team return so far.
-fn greedy_episode(
+/// One evaluation episode, its env and ε draws seeded by `seed`; `show` sees the env before each step and at
+/// the end, with the team return so far.
+fn evaluation_episode(
     agent: &mut dyn MarlAgent,
     env: &mut dyn MultiAgentEnv,
     seed: u64,
     mut show: impl FnMut(&dyn MultiAgentEnv, f64) -> Result<()>,
 ) -> Result<(f64, bool)> {
     let mut obs: MaObs = env.reset(Some(seed));
-    agent.begin_episode();
+    agent.begin_evaluation(seed);
     let mut total = 0.0;
     loop {
         show(env, total)?;
@@ -136,7 +138,7 @@ fn greedy_episode(
     }
 }
 
-/// Plays the first evaluation episode of a run greedily, writing the ASCII picture of every step to `out`.
+/// Plays the first evaluation episode of a run, writing the ASCII picture of every step to `out`.
 pub fn render_run(run_dir: &Path, which: &str, out: &mut dyn Write) -> Result<Evaluation> {
     let (config, config_text) = load_run_config(run_dir)?;
     if !sparse_rl_envs::is_multi_agent(&config.run.env) {
@@ -147,7 +149,7 @@ pub fn render_run(run_dir: &Path, which: &str, out: &mut dyn Write) -> Result<Ev
     }
     let (mut agent, mut env) = load(&config, &config_text, run_dir, which)?;
     let mut t = 0;
-    let (total, solved) = greedy_episode(
+    let (total, solved) = evaluation_episode(
         agent.as_mut(),
         env.as_mut(),
         eval_seed(config.run.seed, 0),

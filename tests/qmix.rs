@@ -99,3 +99,32 @@ fn bad_qmix_key_is_a_one_line_error() {
     let (code, err) = train_cli(&path, &out);
     common::assert_one_line_error(code, &err, &["run.env", "multi-agent"]);
 }
+
+/// `qmix.evaluation_epsilon` (EPyMARL's evaluation ε): evaluations act ε-greedily with draws of their own,
+/// reproducibly, and never from training's random stream, so training is the same whatever ε they use.
+#[test]
+fn evaluation_epsilon_changes_evaluations_but_not_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = QMIX_5X5
+        .replace("total_steps = 10000", "total_steps = 2000")
+        .replace("eval_interval = 0", "eval_interval = 500");
+    let runs: Vec<std::path::PathBuf> = ["0.0", "1.0"]
+        .iter()
+        .map(|epsilon| {
+            let out = dir.path().join(format!("eps{epsilon}"));
+            let text = format!("{base}evaluation_epsilon = {epsilon}\n");
+            let config = Config::parse(&text, &[]).unwrap();
+            train(config, Start::Fresh { out: out.clone() }, None)
+                .unwrap()
+                .unwrap();
+            out
+        })
+        .collect();
+    let episodes = |run: &std::path::Path| std::fs::read_to_string(run.join("episodes.csv")).unwrap();
+    assert_eq!(episodes(&runs[0]), episodes(&runs[1]));
+    let greedy = sparse_rl::run::eval_run(&runs[0], "latest", 40).unwrap();
+    let random = sparse_rl::run::eval_run(&runs[1], "latest", 40).unwrap();
+    assert_ne!(greedy.returns, random.returns);
+    let again = sparse_rl::run::eval_run(&runs[1], "latest", 40).unwrap();
+    assert_eq!(random.returns, again.returns);
+}

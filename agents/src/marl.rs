@@ -9,8 +9,11 @@ use crate::agent::{Metric, TrainError, Trainable};
 pub trait MarlAgent: Trainable {
     /// Starts an episode (training or evaluation): clears recurrent state and last actions.
     fn begin_episode(&mut self);
-    /// One action per agent among its available ones: ε-greedy when `explore` (ε at env step `step`),
-    /// else greedy.
+    /// Starts an evaluation episode: as [`MarlAgent::begin_episode`], and seeds the ε draws of evaluation
+    /// acting with `seed`, so an evaluation is reproducible and never draws from training's random stream.
+    fn begin_evaluation(&mut self, seed: u64);
+    /// One action per agent among its available ones: ε-greedy, with ε at env step `step` when `explore`,
+    /// else the evaluation ε (greedy unless the algorithm sets one).
     fn act(&mut self, obs: &MaObs, explore: bool, step: usize) -> Vec<usize>;
     /// Records a step of the current training episode: the observation acted on, the joint action and the
     /// team reward.

@@ -4,13 +4,13 @@
 //! targets built from the target network (double-Q max or Soft Mellowmax per agent, mixed by the target
 //! mixer, one-step / TD(λ) / hybrid), loss = mean squared TD error over real steps, Adam with a global
 //! gradient-norm clip; the target network is a hard copy every `target_update_interval` episodes, by
-//! PyMARL's rule (below). The `agent` and `mixer` modules each follow their own sparsity policy (MAST:
+//! PyMARL's rule (below), or a soft update after every training step (`target_update_tau`). The `agent` and `mixer` modules each follow their own sparsity policy (MAST:
 //! both RigL-style), each on its own clock of gradient steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -34,6 +34,7 @@ use crate::agent::{FlopsRatio, Metric, ModuleStats, TrainError, Trainable};
 use crate::marl::MarlAgent;
 use crate::networks::param_counts;
 use crate::persist;
+use crate::target::soft_update;
 use crate::tensors::{matrix, to_vec, vector};
 
 /// The trained networks: the shared agent network and the mixer (one optimizer over both, as EPyMARL).
@@ -70,6 +71,15 @@ impl<B: Backend> SparseParts<B> for QmixNet<B> {
     }
 }
 
+impl<B: Backend> QmixNet<B> {
+    /// Ids of both modules' masks (copied, never averaged, by a soft target update).
+    fn mask_ids(&self) -> HashSet<ParamId> {
+        let mut ids = self.agent.mask_ids();
+        ids.extend(self.mixer.mask_ids());
+        ids
+    }
+}
+
 type QmixOptim<B> = OptimizerAdaptor<FusedAdam, QmixNet<B>, B>;
 
 /// What the learner keeps between episodes besides networks and replay (saved as JSON in checkpoints).
@@ -101,6 +111,8 @@ pub struct Qmix<B: AutodiffBackend> {
     /// Recurrent state of the agents in the current episode.
     hidden: Option<Tensor<B::InnerBackend, 2>>,
     last_actions: Option<Vec<usize>>,
+    /// The ε draws of evaluation episodes, seeded per episode ([`MarlAgent::begin_evaluation`]).
+    eval_rng: rand_pcg::Pcg64Mcg,
     device: B::Device,
 }
 
@@ -173,6 +185,7 @@ impl<B: AutodiffBackend> Qmix<B> {
             shape,
             hidden: None,
             last_actions: None,
+            eval_rng: rand_pcg::Pcg64Mcg::seed_from_u64(0),
             config,
             device,
         })
@@ -326,6 +339,26 @@ impl<B: AutodiffBackend> Qmix<B> {
             ("losses/td_lambda", lambda),
         ])
     }
+
+    /// The target update after a training step: soft with `target_update_tau` > 0 (EPyMARL's
+    /// `_update_targets_soft`), else PyMARL's hard copy when due: after the training step, copy when
+    /// `episode_num - last_target_update_episode >= target_update_interval`, where `episode_num` counts the
+    /// episodes run before this one (the runner increments it after training), so the first copy follows
+    /// episode `target_update_interval + 1`.
+    fn update_target(&mut self) {
+        let tau = self.config.target_update_tau;
+        if tau > 0.0 {
+            let masks = self.online.mask_ids();
+            self.target = soft_update(self.target.clone(), &self.online.valid(), tau, &masks);
+            return;
+        }
+        let episode_num = self.state.episodes - 1;
+        let last = self.state.last_target_update_episode;
+        if target_copy_due(episode_num, last, self.config.target_update_interval) {
+            self.target = self.online.valid();
+            self.state.last_target_update_episode = episode_num;
+        }
+    }
 }
 
 /// PyMARL's condition for the hard target copy after a training step:
@@ -405,6 +438,11 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         self.last_actions = None;
     }
 
+    fn begin_evaluation(&mut self, seed: u64) {
+        self.begin_episode();
+        self.eval_rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+    }
+
     fn act(&mut self, obs: &MaObs, explore: bool, step: usize) -> Vec<usize> {
         let s = self.shape;
         let flat: Vec<f32> = obs.obs.iter().flatten().copied().collect();
@@ -415,8 +453,11 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         let (q, hidden) = net.step(x, self.hidden.take(), false);
         self.hidden = hidden;
         let q = to_vec(q);
-        let epsilon = if explore { self.config.epsilon(step) } else { 0.0 };
-        let rng = &mut self.state.rng;
+        let (epsilon, rng) = if explore {
+            (self.config.epsilon(step), &mut self.state.rng)
+        } else {
+            (self.config.evaluation_epsilon, &mut self.eval_rng)
+        };
         let actions: Vec<usize> = q
             .chunks(s.n_actions)
             .zip(&obs.avail_actions)
@@ -449,16 +490,7 @@ impl<B: AutodiffBackend> MarlAgent for Qmix<B> {
         let mut metrics = vec![("charts/epsilon", self.config.epsilon(step))];
         if self.buffer.len() >= self.config.batch_size {
             metrics.extend(self.gradient_step(step)?);
-            // PyMARL's `QLearner.train` (and EPyMARL's episode-based version): after the training step,
-            // copy when `episode_num - last_target_update_episode >= target_update_interval`, where
-            // `episode_num` counts the episodes run before this one (the runner increments it after
-            // training). The first copy thus follows episode `target_update_interval + 1`.
-            let episode_num = self.state.episodes - 1;
-            let last = self.state.last_target_update_episode;
-            if target_copy_due(episode_num, last, self.config.target_update_interval) {
-                self.target = self.online.valid();
-                self.state.last_target_update_episode = episode_num;
-            }
+            self.update_target();
         }
         Ok(metrics)
     }
@@ -524,7 +556,83 @@ impl<B: AutodiffBackend> Trainable for Qmix<B> {
 
 #[cfg(test)]
 mod tests {
-    use super::target_copy_due;
+    use std::collections::BTreeMap;
+
+    use burn::backend::{Autodiff, NdArray};
+    use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+    use burn::tensor::backend::Backend;
+    use burn::tensor::Tensor;
+    use sparse_rl_envs::make_multi_agent;
+
+    use super::{target_copy_due, EpisodeShape, Qmix, QmixConfig};
+    use crate::marl::MarlAgent;
+
+    /// Every float parameter of `module`, masks included, in visit order.
+    fn flat<B: Backend, M: Module<B>>(module: &M) -> Vec<f32> {
+        struct Flat(Vec<f32>);
+        impl<B: Backend> ModuleVisitor<B> for Flat {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+                self.0
+                    .extend(crate::tensors::to_vec(param.val().flatten::<1>(0, D - 1)));
+            }
+        }
+        let mut out = Flat(Vec::new());
+        module.visit(&mut out);
+        out.0
+    }
+
+    /// With `target_update_tau`, every training step moves the target to τ·online + (1 − τ)·target (masks
+    /// included: they are ones on both sides here); episodes before the buffer holds a batch leave it alone.
+    #[test]
+    fn soft_target_follows_every_training_step() {
+        let mut env = make_multi_agent("Foraging-5x5-2p-1f").unwrap();
+        let shape = EpisodeShape {
+            n_agents: env.n_agents(),
+            obs_dim: env.obs_dim(),
+            state_dim: env.state_dim(),
+            n_actions: env.n_actions(),
+        };
+        let config = QmixConfig {
+            batch_size: 2,
+            buffer_size: 8,
+            hidden_dim: 8,
+            mixing_embed_dim: 4,
+            hypernet_embed: 8,
+            target_update_tau: 0.2,
+            ..QmixConfig::default()
+        };
+        let limit = env.episode_limit();
+        let device = Default::default();
+        let mut agent =
+            Qmix::<Autodiff<NdArray>>::new(config, &BTreeMap::new(), shape, limit, 4000, 5, device).unwrap();
+        let mut step = 0;
+        for episode in 0..4u64 {
+            let mut obs = env.reset(Some(episode));
+            agent.begin_episode();
+            let (last, terminated) = loop {
+                let actions = agent.act(&obs, true, step);
+                let s = env.step(&actions).unwrap();
+                agent.observe(&obs, &actions, s.team_reward);
+                step += 1;
+                if s.terminated || s.truncated {
+                    break (s.obs, s.terminated);
+                }
+                obs = s.obs;
+            };
+            let before = flat(&agent.target);
+            agent.end_episode(&last, terminated, step).unwrap();
+            let after = flat(&agent.target);
+            if episode == 0 {
+                assert_eq!(after, before, "no training step yet, no target update");
+                continue;
+            }
+            let online = flat(&agent.online.valid());
+            for ((a, b), o) in after.iter().zip(&before).zip(&online) {
+                assert!((a - (0.2 * o + 0.8 * b)).abs() < 1e-6, "{a} vs 0.2·{o} + 0.8·{b}");
+            }
+            assert_ne!(after, before, "episode {episode}: the target moved");
+        }
+    }
 
     /// The episodes after which the target is copied, training from episode `first_train` on (the buffer
     /// then holds a batch), as PyMARL's runner and learner count them: the learner sees `episode_num` =

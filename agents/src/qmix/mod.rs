@@ -37,8 +37,13 @@ pub struct QmixConfig {
     pub epsilon_finish: f64,
     /// Env steps over which ε decays linearly (50k).
     pub epsilon_anneal_time: usize,
+    /// ε of evaluation episodes (EPyMARL's `evaluation_epsilon`; 0: greedy).
+    pub evaluation_epsilon: f64,
     /// Training episodes between hard target-network copies (200).
     pub target_update_interval: usize,
+    /// τ of a soft target update `θ' ← τ θ + (1 − τ) θ'` after every training step, in place of the hard
+    /// copies (EPyMARL's `target_update_interval_or_tau` when ≤ 1); 0 (the default): hard copies.
+    pub target_update_tau: f64,
     /// Global gradient-norm clip (10).
     pub grad_norm_clip: f64,
     /// Next actions chosen by the online network, valued by the target network.
@@ -76,7 +81,9 @@ impl Default for QmixConfig {
             epsilon_start: 1.0,
             epsilon_finish: 0.05,
             epsilon_anneal_time: 50_000,
+            evaluation_epsilon: 0.0,
             target_update_interval: 200,
+            target_update_tau: 0.0,
             grad_norm_clip: 10.0,
             double_q: true,
             standardise_rewards: true,
@@ -108,6 +115,8 @@ impl QmixConfig {
             ("gamma", self.gamma),
             ("epsilon_start", self.epsilon_start),
             ("epsilon_finish", self.epsilon_finish),
+            ("evaluation_epsilon", self.evaluation_epsilon),
+            ("target_update_tau", self.target_update_tau),
             ("td_lambda", self.td_lambda),
         ])?;
         positive_reals(&[
