@@ -103,6 +103,11 @@ pub struct StudyArgs {
     /// Writes the grid for a cluster scheduler instead of running it.
     #[arg(long, value_enum)]
     pub emit: Option<Emit>,
+    /// Reads this dotted path of each run's summary.json instead of the study's `metric` (e.g.
+    /// `evaluations.max`, the maximum over training of the mean evaluation return); with `--collect` and
+    /// `--out` on a copy of a study's folder, the same runs reported on another metric.
+    #[arg(long)]
+    pub metric: Option<String>,
     /// Runs nothing: reads the runs' summary.json files (made elsewhere, e.g. by Slurm) into the manifest,
     /// study.md and plots.
     #[arg(long, conflicts_with = "emit")]
@@ -127,7 +132,10 @@ fn preflight(planned: &[grid::PlannedRun]) -> Result<()> {
 }
 
 pub fn main(args: StudyArgs) -> Result<()> {
-    let study = Study::load(&args.config)?;
+    let mut study = Study::load(&args.config)?;
+    if let Some(metric) = &args.metric {
+        study = study.with_metric(metric)?;
+    }
     let selection = Selection {
         seeds: args.seeds.clone(),
         only: args.only.clone(),

@@ -159,6 +159,13 @@ impl Study {
         self.axes.iter().find(|a| a.name == name)
     }
 
+    /// The same study reading `metric` (a dotted path into summary.json) instead of its own.
+    pub fn with_metric(mut self, metric: &str) -> Result<Self> {
+        self.metric = metric.to_string();
+        self.validate()?;
+        Ok(self)
+    }
+
     fn validate(&self) -> Result<()> {
         check_name("name", &self.name)?;
         if self.seeds.is_empty() {
@@ -369,14 +376,26 @@ mod tests {
     }
 
     #[test]
+    fn another_metric_replaces_the_studys_and_is_checked() {
+        let s = study("").unwrap();
+        assert_eq!(s.metric, "eval.return_mean");
+        let s = s.with_metric("evaluations.max").unwrap();
+        assert_eq!(s.metric, "evaluations.max");
+        let err = s.with_metric("evaluations.").unwrap_err().to_string();
+        assert!(err.contains("metric"), "{err}");
+    }
+
+    /// A one-cell study with `extra` among its top-level keys.
+    fn study(extra: &str) -> Result<Study> {
+        let text = format!(
+            "seeds = [1]\nx = \"d\"\n{extra}\n[[experiment]]\nname = \"e\"\nconfig = \"configs/dqn_cartpole.toml\"\n\
+             [[axis]]\nname = \"d\"\nkeys = [\"a.b\"]\nvalues = [1]\n"
+        );
+        Study::parse(&text, &Path::new(env!("CARGO_MANIFEST_DIR")).join("s.toml"))
+    }
+
+    #[test]
     fn a_metric_range_must_be_ordered_and_finite() {
-        let study = |range: &str| {
-            let text = format!(
-                "seeds = [1]\nx = \"d\"\n{range}\n[[experiment]]\nname = \"e\"\nconfig = \"configs/dqn_cartpole.toml\"\n\
-                 [[axis]]\nname = \"d\"\nkeys = [\"a.b\"]\nvalues = [1]\n"
-            );
-            Study::parse(&text, &Path::new(env!("CARGO_MANIFEST_DIR")).join("s.toml"))
-        };
         assert_eq!(
             study("metric_range = [0.0, 1.0]").unwrap().metric_range,
             Some((0.0, 1.0))
