@@ -4,8 +4,9 @@
 //! targets built from the target network (double-Q max or Soft Mellowmax per agent, mixed by the target
 //! mixer, one-step / TD(λ) / hybrid), loss = mean squared TD error over real steps, Adam with a global
 //! gradient-norm clip; the target network is a hard copy every `target_update_interval` episodes, by
-//! PyMARL's rule (below), or a soft update after every training step (`target_update_tau`). The `agent` and `mixer` modules each follow their own sparsity policy (MAST:
-//! both RigL-style), each on its own clock of gradient steps.
+//! PyMARL's rule (below), or a soft update after every training step (`target_update_tau`). The `agent`
+//! and `mixer` modules each follow their own sparsity policy (MAST: both RigL-style), each on its own clock
+//! of gradient steps.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
