@@ -104,8 +104,8 @@ impl<B: Backend> MaskedLinear<B> {
     }
 
     fn masked_dense<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let w = masked(self.weight.val(), self.mask.val());
-        linear(x, w, self.bias.as_ref().map(Param::val))
+        let (w, b) = self.effective(false);
+        linear(x, w, b)
     }
 
     /// `x · W + b` without the mask product, for a layer whose mask is all ones and stays so (a module under
@@ -118,13 +118,14 @@ impl<B: Backend> MaskedLinear<B> {
     /// Same value as [`Self::forward`], but the gradient reaching `W` is the dense gradient (all entries),
     /// for the growth criteria at topology-update steps.
     pub fn forward_dense_grad<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let w = straight_through(self.weight.val(), self.mask.val());
-        linear(x, w, self.bias.as_ref().map(Param::val))
+        let (w, b) = self.effective(true);
+        linear(x, w, b)
     }
 
     /// The effective weight `W ⊙ M` (with `dense_grad`, the straight-through weight of
-    /// [`Self::forward_dense_grad`]) and the bias, for a caller that applies the layer at every step of a
-    /// sequence in one graph: the mask product is then formed, and differentiated, once instead of per step.
+    /// [`Self::forward_dense_grad`]) and the bias: what the masked-dense products multiply by, and what a
+    /// caller applying the layer at every step of a sequence in one graph takes once, so the mask product
+    /// is formed, and differentiated, once instead of per step.
     pub(crate) fn effective(&self, dense_grad: bool) -> (Tensor<B, 2>, Option<Tensor<B, 1>>) {
         let (w, m) = (self.weight.val(), self.mask.val());
         let w = if dense_grad {
